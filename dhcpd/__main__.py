@@ -1,0 +1,5 @@
+import sys
+
+from dhcpd.cli import main
+
+sys.exit(main())

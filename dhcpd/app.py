@@ -1,0 +1,194 @@
+"""The one place that builds and wires everything: start-up, serving, reload, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from dhcpd.config import RuntimeConfig, load_config
+from dhcpd.config.models import SqliteStoreSettings
+from dhcpd.errors import ConfigError
+from dhcpd.leases import LeaseManager
+from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
+from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.stats import ServerStats
+from dhcpd.transport import Outgoing, UdpEndpoint
+from dhcpd.wire import DhcpMessage, MalformedPacket
+
+log = structlog.get_logger("dhcpd")
+
+SHUTDOWN_DEADLINE = 5.0  # seconds to finish the exchanges in flight at SIGTERM
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    data: bytes
+    ctx: ReceiveContext
+    at: float  # monotonic time of arrival
+
+
+def make_store(config: RuntimeConfig) -> LeaseStore:
+    settings = config.lease_store
+    if isinstance(settings, SqliteStoreSettings):
+        return SqliteLeaseStore(settings.path, settings.commit_delay_ms, settings.max_batch)
+    return MemoryLeaseStore()
+
+
+class DhcpServer:
+    def __init__(self, config: RuntimeConfig, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.stats = ServerStats()
+        self.store = make_store(config)
+        server = config.server
+        self.leases = LeaseManager(
+            self.store,
+            config.subnets,
+            offer_hold_time=server.offer_hold_time,
+            decline_probation_time=server.decline_probation_time,
+            hold_reclaimed_time=server.hold_reclaimed_time,
+        )
+        self.protocol = DhcpProtocol(self.leases, config)
+        self.queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=server.queue_size)
+        self.endpoint = UdpEndpoint(
+            server.interfaces, server.listen_address, server.port, self._enqueue,
+            use_arp=server.unicast_via_arp,
+        )
+        self.shutdown = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Open the store, load the leases, bind, serve until shutdown, then drain."""
+        await self.store.open()
+        try:
+            await self.leases.load()
+            await self.leases.reclaim(time.time())
+            self.endpoint.open()
+            self._install_signals()
+            log.info("server_ready", subnets=len(self.config.subnets),
+                     leases=len(self.leases.leases()))
+            self.ready.set()
+            async with asyncio.TaskGroup() as group:
+                workers = [
+                    group.create_task(self._worker(), name=f"worker-{i}")
+                    for i in range(self.config.server.workers)
+                ]
+                reclaimer = group.create_task(self._reclaimer(), name="reclaimer")
+                await self.shutdown.wait()
+                log.info("server_stopping", queued=self.queue.qsize())
+                self.endpoint.close()  # stop taking packets; finish what is queued
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.queue.join(), SHUTDOWN_DEADLINE)
+                reclaimer.cancel()
+                for worker in workers:
+                    worker.cancel()
+        finally:
+            self.endpoint.close()
+            await self.store.close()
+            log.info("server_stopped", stats=self.stats.snapshot())
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.shutdown.set)
+        loop.add_signal_handler(signal.SIGINT, self.shutdown.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; a bad one is logged and the old one kept."""
+        if self.config_path is None:
+            return
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload_rejected", path=str(self.config_path), errors=exc.errors)
+            return
+        self.config = new
+        self.protocol.reconfigure(new)
+        log.info("config_reloaded", path=str(self.config_path), subnets=len(new.subnets))
+
+    async def _reclaimer(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.server.reclaim_interval)
+            try:
+                report = await self.leases.reclaim(time.time())
+            except Exception:
+                log.exception("reclaim_failed")
+                continue
+            if report.expired or report.deleted:
+                log.info("leases_reclaimed", expired=report.expired, deleted=report.deleted,
+                         offers_dropped=report.offers_dropped)
+
+    # --- the packet path ----------------------------------------------------------
+
+    def _enqueue(self, data: bytes, ctx: ReceiveContext) -> None:
+        try:
+            self.queue.put_nowait(Received(data, ctx, time.monotonic()))
+        except asyncio.QueueFull:
+            self.stats.dropped[DropReason.NOMEM] += 1
+
+    async def _worker(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                await self.process(item.data, item.ctx)
+            except Exception:
+                self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
+                log.exception("packet_failed", interface=item.ctx.interface)
+            finally:
+                self.queue.task_done()
+
+    async def process(self, data: bytes, ctx: ReceiveContext) -> None:
+        try:
+            request = DhcpMessage.parse(data)
+        except MalformedPacket as exc:
+            self._drop(DropReason.INVALID, f"malformed packet: {exc}", ctx, None)
+            return
+        try:
+            kind = request.message_type
+            kind_name = kind.name if kind is not None else "BOOTP"
+        except MalformedPacket:
+            kind_name = "INVALID"
+        self.stats.received[kind_name] += 1
+        outcome = await self.protocol.handle(request, ctx, time.time())
+        if outcome.reply is None:
+            if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
+                self._drop(outcome.drop, outcome.detail, ctx, request)
+            return
+        reply = outcome.reply
+        payload, omitted = reply.message.encode_with_report(reply.max_size)
+        if omitted:
+            log.warning("options_omitted", xid=hex(request.xid), codes=list(omitted))
+        sent = self.endpoint.send(Outgoing(
+            data=payload,
+            address=reply.destination.address,
+            port=reply.destination.port,
+            source=reply.source_address,
+            ifindex=ctx.ifindex,
+            interface=ctx.interface,
+            hw_address=reply.destination.hw_address,
+        ))
+        if sent:
+            reply_type = reply.message.message_type
+            self.stats.sent[reply_type.name if reply_type is not None else "BOOTREPLY"] += 1
+
+    def _drop(
+        self, reason: DropReason, detail: str, ctx: ReceiveContext, request: DhcpMessage | None
+    ) -> None:
+        self.stats.dropped[reason] += 1
+        log.info(
+            "packet_dropped",
+            reason=reason.name,
+            detail=detail,
+            interface=ctx.interface,
+            source=str(ctx.source_address),
+            xid=hex(request.xid) if request is not None else None,
+            client=str(request.hw_address) if request is not None else None,
+        )

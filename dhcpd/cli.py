@@ -1,0 +1,81 @@
+"""The command line: run the daemon, or check a configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dhcpd.config import RuntimeConfig, load_config
+from dhcpd.errors import ConfigError, DhcpdError
+from dhcpd.logsetup import configure_logging
+from dhcpd.transport import TransportError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dhcpd", description="An asyncio DHCPv4 server with a callout API."
+    )
+    parser.add_argument("--config", "-c", type=Path, help="the YAML configuration file")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error", "critical"],
+        help="override logging.level of the configuration",
+    )
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the daemon in the foreground (the default)")
+    run.add_argument("run_config", nargs="?", type=Path, metavar="CONFIG")
+    check = sub.add_parser("check-config", help="validate a configuration and exit")
+    check.add_argument("path", type=Path)
+    return parser
+
+
+def check_config(path: Path) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    pools = sum(len(s.pools) for s in config.subnets)
+    print(f"{path}: OK ({len(config.subnets)} subnet(s), {pools} pool(s))")
+    return 0
+
+
+def run(config_path: Path, log_level: str | None) -> int:
+    try:
+        config: RuntimeConfig = load_config(config_path)
+    except ConfigError as exc:
+        print(f"{config_path}: configuration rejected, nothing was started:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 2
+    configure_logging(log_level or config.logging.level, config.logging.format)
+    from dhcpd.app import DhcpServer  # after logging is set up
+
+    async def main() -> None:
+        await DhcpServer(config, config_path).run()
+
+    try:
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+    except (TransportError, DhcpdError) as exc:
+        print(f"dhcpd: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.path)
+    path = args.config or getattr(args, "run_config", None)
+    if path is None:
+        _parser().error("give --config PATH (or: dhcpd check-config PATH)")
+    return run(path, args.log_level)

@@ -1,0 +1,402 @@
+"""The lease manager: who holds which address, decided under explicit asyncio locks.
+
+Locking rule: a public method that acts for a client holds that client's lock
+for its whole run, and the lock of an address while it changes that address's
+record; locks are always taken client first, then address. The choice of a
+free address is synchronous (no await between looking and marking), so two
+clients can never be handed the same address, and no client waits on
+another's slow work (a store commit, later a callout).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
+
+import structlog
+
+from dhcpd.config import Reservation, Subnet
+from dhcpd.wire import HardwareAddress
+
+from .allocator import PoolAllocator
+from .locks import KeyedLocks
+from .model import INFINITE, ClientKey, Lease, LeaseState
+from .stores import LeaseStore
+
+log = structlog.get_logger("dhcpd.leases")
+
+NO_OWNER = HardwareAddress(0, b"")
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking: RFC 2131 section 4.2 identity plus what we record about it."""
+
+    key: ClientKey
+    hw_address: HardwareAddress
+    client_id: bytes | None
+    hostname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    address: IPv4Address
+    client_key: ClientKey
+    subnet_id: int
+    expires: float
+
+
+class CommitOutcome(enum.Enum):
+    NEW = "new"  # the client had no active lease on this address
+    RENEWED = "renewed"  # an active lease of the client's was extended
+    REFUSED = "refused"  # the address is not the client's to have
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    outcome: CommitOutcome
+    lease: Lease | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimReport:
+    expired: int = 0
+    deleted: int = 0
+    offers_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    subnet_id: int
+    first: IPv4Address
+    last: IPv4Address
+    size: int
+    active: int
+
+
+class LeaseManager:
+    def __init__(
+        self,
+        store: LeaseStore,
+        subnets: Iterable[Subnet],
+        offer_hold_time: float = 30.0,
+        decline_probation_time: float = 86400.0,
+        hold_reclaimed_time: float = 3600.0,
+    ) -> None:
+        self.store = store
+        self.offer_hold_time = offer_hold_time
+        self.decline_probation_time = decline_probation_time
+        self.hold_reclaimed_time = hold_reclaimed_time
+        self._by_address: dict[IPv4Address, Lease] = {}
+        self._by_client: dict[ClientKey, Lease] = {}
+        self._offers: dict[IPv4Address, Offer] = {}
+        self._offer_of_client: dict[ClientKey, Offer] = {}
+        self._client_locks = KeyedLocks()
+        self._address_locks = KeyedLocks()
+        self._subnets: dict[int, Subnet] = {}
+        self._allocators: dict[int, list[PoolAllocator]] = {}
+        self._reserved: dict[IPv4Address, Reservation] = {}
+        self.set_subnets(subnets)
+
+    # --- configuration and start-up ----------------------------------------
+
+    def set_subnets(self, subnets: Iterable[Subnet]) -> None:
+        """Install (or, on reload, replace) the subnets; leases stay as they are."""
+        self._subnets = {s.id: s for s in subnets}
+        self._allocators = {s.id: [PoolAllocator(p) for p in s.pools] for s in self._subnets.values()}
+        self._reserved = {r.address: r for s in self._subnets.values() for r in s.reservations}
+        for lease in self._by_address.values():
+            self._note_reusable(lease.address)
+
+    async def load(self) -> int:
+        """Fill the index from the store (at start): every acknowledged lease is known again."""
+        leases = await self.store.load()
+        for lease in sorted(leases, key=lambda item: item.starts):
+            self._index(lease)
+            if lease.state in (LeaseState.RELEASED, LeaseState.EXPIRED):
+                self._note_reusable(lease.address)
+        log.info("leases_loaded", count=len(leases))
+        return len(leases)
+
+    # --- lookups (no lock: synchronous reads of the index) ------------------
+
+    def lease_of_client(self, key: ClientKey) -> Lease | None:
+        return self._by_client.get(key)
+
+    def lease_at(self, address: IPv4Address) -> Lease | None:
+        return self._by_address.get(address)
+
+    def leases(self) -> list[Lease]:
+        return list(self._by_address.values())
+
+    def reservation_for(self, subnet: Subnet, client: Client) -> Reservation | None:
+        for reservation in subnet.reservations:
+            if _reservation_matches(reservation, client):
+                return reservation
+        return None
+
+    def is_free_for(self, address: IPv4Address, client: Client, now: float) -> bool:
+        key = client.key
+        reservation = self._reserved.get(address)
+        if reservation is not None and not _reservation_matches(reservation, client):
+            return False
+        record = self._by_address.get(address)
+        if record is not None and record.blocks_address(now) and record.client_key != key:
+            return False
+        offer = self._offers.get(address)
+        return offer is None or offer.expires <= now or offer.client_key == key
+
+    def usage(self, now: float) -> list[PoolUsage]:
+        result = []
+        for subnet in self._subnets.values():
+            for pool in subnet.pools:
+                active = sum(
+                    1 for lease in self._by_address.values()
+                    if lease.address in pool and lease.blocks_address(now)
+                )
+                result.append(PoolUsage(subnet.id, pool.first, pool.last, pool.size, active))
+        return result
+
+    # --- DHCPDISCOVER ---------------------------------------------------------
+
+    async def offer(
+        self,
+        client: Client,
+        subnet: Subnet,
+        requested: IPv4Address | None,
+        now: float,
+        bootp: bool = False,
+    ) -> Offer | None:
+        """Pick and hold an address for `client` (RFC 2131 section 4.3.1); None if exhausted."""
+        async with self._client_locks.hold(client.key):
+            address = self._choose(client, subnet, requested, now, bootp)
+            if address is None:
+                return None
+            return self._hold(client.key, subnet.id, address, now)
+
+    def _choose(
+        self, client: Client, subnet: Subnet, requested: IPv4Address | None, now: float,
+        bootp: bool,
+    ) -> IPv4Address | None:
+        key = client.key
+        reservation = self.reservation_for(subnet, client)
+        if reservation is not None and self.is_free_for(reservation.address, client, now):
+            return reservation.address
+        held = self._offer_of_client.get(key)
+        if held is not None and held.subnet_id == subnet.id and held.expires > now and \
+                self._assignable(subnet, held.address, client, now, bootp):
+            return held.address
+        previous = self._by_client.get(key)
+        if previous is not None and previous.subnet_id == subnet.id and \
+                previous.state is not LeaseState.DECLINED and \
+                self._assignable(subnet, previous.address, client, now, bootp):
+            return previous.address
+        if requested is not None and self._assignable(subnet, requested, client, now, bootp):
+            return requested
+        for allocator in self._allocators.get(subnet.id, []):
+            if bootp and not allocator.pool.allow_bootp:
+                continue
+            address = allocator.allocate(
+                lambda a: self._never_used(a, now),
+                lambda a: self._assignable(subnet, a, client, now, bootp),
+            )
+            if address is not None:
+                return address
+        log.warning("pool_exhausted", subnet=str(subnet.network), subnet_id=subnet.id)
+        return None
+
+    def _assignable(
+        self, subnet: Subnet, address: IPv4Address, client: Client, now: float, bootp: bool
+    ) -> bool:
+        pool = subnet.pool_of(address)
+        if pool is None or (bootp and not pool.allow_bootp):
+            return False
+        return self.is_free_for(address, client, now)
+
+    def _never_used(self, address: IPv4Address, now: float) -> bool:
+        if address in self._by_address or address in self._reserved:
+            return False
+        offer = self._offers.get(address)
+        return offer is None or offer.expires <= now
+
+    def _hold(self, key: ClientKey, subnet_id: int, address: IPv4Address, now: float) -> Offer:
+        self._drop_offer_of(key)
+        offer = Offer(address, key, subnet_id, now + self.offer_hold_time)
+        self._offers[address] = offer
+        self._offer_of_client[key] = offer
+        return offer
+
+    def _drop_offer_of(self, key: ClientKey) -> None:
+        old = self._offer_of_client.pop(key, None)
+        if old is not None and self._offers.get(old.address) is old:
+            del self._offers[old.address]
+            if old.address not in self._by_address:
+                self._note_reusable(old.address)
+
+    def forget_offer(self, key: ClientKey) -> None:
+        """The client chose another server (RFC 2131 section 4.3.2, SELECTING)."""
+        self._drop_offer_of(key)
+
+    # --- DHCPREQUEST / BOOTREQUEST -------------------------------------------
+
+    def may_have(
+        self, client: Client, subnet: Subnet, address: IPv4Address, now: float, bootp: bool = False
+    ) -> bool:
+        """Whether `client` may be given `address` in `subnet` right now."""
+        reservation = self.reservation_for(subnet, client)
+        if reservation is not None:
+            return address == reservation.address and self.is_free_for(address, client, now)
+        return self._assignable(subnet, address, client, now, bootp)
+
+    async def commit(
+        self,
+        client: Client,
+        subnet: Subnet,
+        address: IPv4Address,
+        lease_time: int,
+        now: float,
+        bootp: bool = False,
+    ) -> CommitResult:
+        """Make `address` the client's lease and store it durably before returning."""
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
+            if not self.may_have(client, subnet, address, now, bootp):
+                return CommitResult(CommitOutcome.REFUSED, None, "address not available")
+            existing = self._by_address.get(address)
+            renewed = (
+                existing is not None and existing.client_key == client.key
+                and existing.is_active(now)
+            )
+            expires = now + (INFINITE if lease_time >= INFINITE else lease_time)
+            lease = Lease(
+                address=address, client_key=client.key, hw_address=client.hw_address,
+                client_id=client.client_id, subnet_id=subnet.id, state=LeaseState.ACTIVE,
+                starts=existing.starts if renewed and existing else now, expires=expires,
+                hostname=client.hostname,
+            )
+            if not await self.store.write(lease, now):
+                await self._refresh(address)
+                return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
+            previous = self._by_client.get(client.key)
+            self._index(lease)
+            offer = self._offer_of_client.get(client.key)
+            if offer is not None and offer.address == address:
+                self._offer_of_client.pop(client.key, None)
+                self._offers.pop(address, None)
+        if previous is not None and previous.address != address and previous.is_active(now):
+            # The client moved to a new address: its old one goes back to the pool.
+            await self._end_lease(previous, LeaseState.RELEASED, now)
+        return CommitResult(CommitOutcome.RENEWED if renewed else CommitOutcome.NEW, lease)
+
+    async def _refresh(self, address: IPv4Address) -> None:
+        record = await self.store.get(address)
+        if record is not None:
+            self._index(record)
+
+    # --- DHCPRELEASE, DHCPDECLINE -------------------------------------------
+
+    async def release(self, client: Client, address: IPv4Address, now: float) -> Lease | None:
+        """RFC 2131 section 4.3.4: the address goes back, the record stays for affinity."""
+        async with self._client_locks.hold(client.key):
+            lease = self._by_address.get(address)
+            if lease is None or lease.client_key != client.key or not lease.is_active(now):
+                return None
+            return await self._end_lease(lease, LeaseState.RELEASED, now)
+
+    async def decline(self, client: Client, address: IPv4Address, now: float) -> Lease | None:
+        """RFC 2131 section 4.3.3: the address is in use elsewhere; quarantine it."""
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
+            lease = self._by_address.get(address)
+            offer = self._offers.get(address)
+            owned = lease is not None and lease.client_key == client.key
+            offered = offer is not None and offer.client_key == client.key
+            if not (owned or offered):
+                return None
+            # The record loses its owner, so no client is steered back to it.
+            declined = Lease(
+                address=address, client_key=b"", hw_address=NO_OWNER, client_id=None,
+                subnet_id=lease.subnet_id if lease else (offer.subnet_id if offer else 0),
+                state=LeaseState.DECLINED, starts=now,
+                expires=now + self.decline_probation_time,
+            )
+            await self.store.write(declined, now)
+            self._drop_offer_of(client.key)
+            if self._by_client.get(client.key) is lease:
+                del self._by_client[client.key]
+            self._by_address[address] = declined
+            return declined
+
+    async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease:
+        async with self._address_locks.hold(lease.address):
+            ended = replace(lease, state=state, expires=min(lease.expires, now))
+            await self.store.write(ended, now)
+            if self._by_address.get(lease.address) is lease:
+                self._index(ended)
+            self._note_reusable(lease.address)
+            return ended
+
+    # --- background reclamation ---------------------------------------------
+
+    async def reclaim(self, now: float) -> ReclaimReport:
+        """Expire leases past their end, end probations, forget old records and offers."""
+        expired = deleted = offers_dropped = 0
+        for offer in [o for o in self._offers.values() if o.expires <= now]:
+            if self._offers.get(offer.address) is offer:
+                del self._offers[offer.address]
+            if self._offer_of_client.get(offer.client_key) is offer:
+                del self._offer_of_client[offer.client_key]
+            if offer.address not in self._by_address:
+                self._note_reusable(offer.address)
+            offers_dropped += 1
+        for lease in list(self._by_address.values()):
+            if lease.state is LeaseState.ACTIVE and lease.expires <= now:
+                await self._end_lease(lease, LeaseState.EXPIRED, now)
+                log.info("lease_expired", address=str(lease.address), client=str(lease.hw_address))
+                expired += 1
+            elif lease.state is LeaseState.DECLINED and lease.expires <= now or \
+                    lease.state in (LeaseState.RELEASED, LeaseState.EXPIRED) and \
+                    lease.expires + self.hold_reclaimed_time <= now:
+                await self._delete(lease)
+                deleted += 1
+        return ReclaimReport(expired, deleted, offers_dropped)
+
+    async def _delete(self, lease: Lease) -> None:
+        async with self._address_locks.hold(lease.address):
+            if self._by_address.get(lease.address) is not lease:
+                return
+            await self.store.delete(lease.address)
+            del self._by_address[lease.address]
+            if self._by_client.get(lease.client_key) is lease:
+                del self._by_client[lease.client_key]
+            self._note_reusable(lease.address)
+
+    # --- index upkeep ---------------------------------------------------------
+
+    def _index(self, lease: Lease) -> None:
+        old = self._by_address.get(lease.address)
+        if old is not None and old.client_key != lease.client_key and \
+                self._by_client.get(old.client_key) is old:
+            del self._by_client[old.client_key]
+        self._by_address[lease.address] = lease
+        if lease.client_key:
+            current = self._by_client.get(lease.client_key)
+            # Keep the client's best record: an active lease beats an ended one.
+            if current is None or current.address == lease.address or \
+                    lease.state is LeaseState.ACTIVE or current.state is not LeaseState.ACTIVE:
+                self._by_client[lease.client_key] = lease
+
+    def _note_reusable(self, address: IPv4Address) -> None:
+        for allocators in self._allocators.values():
+            for allocator in allocators:
+                if address in allocator.pool:
+                    allocator.mark_reusable(address)
+                    return
+
+
+
+def _reservation_matches(reservation: Reservation, client: Client) -> bool:
+    if reservation.client_id is not None and reservation.client_id == client.client_id:
+        return True
+    return reservation.hw_address is not None and reservation.hw_address == client.hw_address

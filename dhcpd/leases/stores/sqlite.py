@@ -1,0 +1,260 @@
+"""The embedded default lease store: one SQLite file, written with group commit.
+
+Every write waits for a real COMMIT (WAL, synchronous=FULL by default) before
+its caller goes on, so a DHCPACK never leaves before its lease is on disk. A
+single writer thread gathers the writes that arrive while it is committing and
+commits them together: one fsync for many leases, so durability does not cost
+throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Literal
+
+from dhcpd.errors import LeaseStoreError
+from dhcpd.wire import HardwareAddress
+
+from ..model import Lease, LeaseState
+from .base import LeaseStore
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS leases (
+    address     INTEGER PRIMARY KEY,   -- IPv4 address as an unsigned integer
+    client_key  BLOB    NOT NULL,
+    htype       INTEGER NOT NULL,
+    hw_address  BLOB    NOT NULL,
+    client_id   BLOB,
+    subnet_id   INTEGER NOT NULL,
+    state       INTEGER NOT NULL,
+    starts      REAL    NOT NULL,
+    expires     REAL    NOT NULL,
+    hostname    TEXT
+);
+CREATE INDEX IF NOT EXISTS leases_by_client ON leases (client_key);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# The conditional upsert: overwrite only our own record or one that no longer
+# holds the address (see LeaseStore.write). ACTIVE = 0, DECLINED = 3.
+UPSERT = """
+INSERT INTO leases (address, client_key, htype, hw_address, client_id, subnet_id,
+                    state, starts, expires, hostname)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (address) DO UPDATE SET
+    client_key = excluded.client_key, htype = excluded.htype,
+    hw_address = excluded.hw_address, client_id = excluded.client_id,
+    subnet_id = excluded.subnet_id, state = excluded.state, starts = excluded.starts,
+    expires = excluded.expires, hostname = excluded.hostname
+WHERE leases.client_key = excluded.client_key
+   OR leases.state NOT IN (0, 3)
+   OR leases.expires <= ?
+"""
+
+COLUMNS = "address, client_key, htype, hw_address, client_id, subnet_id, state, starts, " \
+    "expires, hostname"
+
+
+def _row(lease: Lease, now: float) -> tuple[object, ...]:
+    return (
+        int(lease.address), lease.client_key, lease.hw_address.htype, lease.hw_address.address,
+        lease.client_id, lease.subnet_id, int(lease.state), lease.starts, lease.expires,
+        lease.hostname, now,
+    )
+
+
+def _lease(row: tuple[object, ...]) -> Lease:
+    address, key, htype, hw, client_id, subnet_id, state, starts, expires, hostname = row
+    assert isinstance(address, int) and isinstance(key, bytes) and isinstance(hw, bytes)
+    assert isinstance(htype, int) and isinstance(subnet_id, int) and isinstance(state, int)
+    assert isinstance(starts, float | int) and isinstance(expires, float | int)
+    assert client_id is None or isinstance(client_id, bytes)
+    assert hostname is None or isinstance(hostname, str)
+    return Lease(
+        address=IPv4Address(address), client_key=key, hw_address=HardwareAddress(htype, hw),
+        client_id=client_id, subnet_id=subnet_id, state=LeaseState(state),
+        starts=float(starts), expires=float(expires), hostname=hostname,
+    )
+
+
+@dataclass(slots=True)
+class _Job:
+    kind: Literal["write", "delete"]
+    lease: Lease | None
+    address: IPv4Address
+    now: float
+    future: asyncio.Future[bool]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class CommitStats:
+    commits: int = 0
+    rows: int = 0
+    total_commit_seconds: float = 0.0
+    last_commit_seconds: float = 0.0
+
+
+class SqliteLeaseStore(LeaseStore):
+    def __init__(
+        self,
+        path: str | Path,
+        commit_delay_ms: float = 2.0,
+        max_batch: int = 1024,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.commit_delay = commit_delay_ms / 1000.0
+        self.max_batch = max_batch
+        self.synchronous = synchronous
+        self.stats = CommitStats()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._reader: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    async def open(self) -> None:
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._reader = self._connect()
+            self._reader.executescript(SCHEMA)
+            self._reader.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            writer = self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            raise LeaseStoreError(f"cannot open the lease database {self.path}: {exc}") from exc
+        self._thread = threading.Thread(
+            target=self._run_writer, args=(writer,), name="sqlite-lease-writer", daemon=True
+        )
+        self._thread.start()
+
+    async def load(self) -> list[Lease]:
+        assert self._reader is not None
+        return [_lease(row) for row in self._reader.execute(f"SELECT {COLUMNS} FROM leases")]
+
+    async def get(self, address: IPv4Address) -> Lease | None:
+        assert self._reader is not None
+        row = self._reader.execute(
+            f"SELECT {COLUMNS} FROM leases WHERE address = ?", (int(address),)
+        ).fetchone()
+        return _lease(row) if row else None
+
+    async def write(self, lease: Lease, now: float) -> bool:
+        return await self._submit("write", lease, lease.address, now)
+
+    async def delete(self, address: IPv4Address) -> None:
+        await self._submit("delete", None, address, 0.0)
+
+    async def _submit(
+        self, kind: Literal["write", "delete"], lease: Lease | None, address: IPv4Address,
+        now: float,
+    ) -> bool:
+        if self._thread is None:
+            raise LeaseStoreError("the lease store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._jobs.put(_Job(kind, lease, address, now, future, loop))
+        return await future
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # --- the writer thread -------------------------------------------------
+
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = self._gather(batch)
+                self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _gather(self, batch: list[_Job | None]) -> bool:
+        """Take what is queued, waiting up to commit_delay for more; True on shutdown."""
+        deadline = time.monotonic() + self.commit_delay
+        while len(batch) < self.max_batch:
+            try:
+                remaining = deadline - time.monotonic()
+                job = self._jobs.get(timeout=remaining) if remaining > 0 else \
+                    self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if job is None:
+                return True
+            batch.append(job)
+        return False
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Job | None]) -> None:
+        jobs = [job for job in batch if job is not None]
+        started = time.perf_counter()
+        results: list[bool] = []
+        error: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                if job.kind == "write":
+                    assert job.lease is not None
+                    cursor = conn.execute(UPSERT, _row(job.lease, job.now))
+                    results.append(cursor.rowcount == 1)
+                else:
+                    conn.execute("DELETE FROM leases WHERE address = ?", (int(job.address),))
+                    results.append(True)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            error = exc
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        elapsed = time.perf_counter() - started
+        self.stats.commits += 1
+        self.stats.rows += len(jobs)
+        self.stats.total_commit_seconds += elapsed
+        self.stats.last_commit_seconds = elapsed
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool]]] = {}
+        for index, job in enumerate(jobs):
+            by_loop.setdefault(job.loop, []).append(
+                (job, results[index] if error is None else False)
+            )
+        for loop, done in by_loop.items():
+            loop.call_soon_threadsafe(_resolve, done, error)
+
+
+def _resolve(done: list[tuple[_Job, bool]], error: BaseException | None) -> None:
+    for job, ok in done:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(LeaseStoreError(f"lease commit failed: {error}"))
+        else:
+            job.future.set_result(ok)

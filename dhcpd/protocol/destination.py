@@ -1,0 +1,39 @@
+"""Where a reply goes: RFC 2131 section 4.1, as a pure function."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from dhcpd.wire import DhcpMessage, MessageType
+
+from .types import Destination
+
+ZERO = IPv4Address(0)
+BROADCAST = IPv4Address("255.255.255.255")
+ETHERNET = 1
+
+
+def reply_destination(
+    request: DhcpMessage,
+    reply_type: MessageType | None,
+    yiaddr: IPv4Address,
+    server_port: int,
+    client_port: int,
+) -> Destination:
+    """RFC 2131 section 4.1, 'the server ... sends any return messages to':"""
+    # Relayed: back to the relay agent on the server port (the relay forwards it).
+    if request.giaddr != ZERO:
+        return Destination(request.giaddr, server_port)
+    # A DHCPNAK to a directly attached client is always broadcast.
+    if reply_type is MessageType.NAK:
+        return Destination(BROADCAST, client_port, broadcast=True)
+    # A client that has an address (RENEWING, REBINDING, INFORM) gets it there.
+    if request.ciaddr != ZERO:
+        return Destination(request.ciaddr, client_port)
+    # The client cannot receive unicast before it is configured: it said so.
+    if request.broadcast_flag or yiaddr == ZERO:
+        return Destination(BROADCAST, client_port, broadcast=True)
+    # Otherwise unicast to yiaddr at chaddr, which needs the link-layer address.
+    if request.htype == ETHERNET and request.hlen == 6:
+        return Destination(yiaddr, client_port, hw_address=request.hw_address)
+    return Destination(BROADCAST, client_port, broadcast=True)

@@ -1,0 +1,62 @@
+"""The state of handling one request, shared by the per-message handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+from ipaddress import IPv4Address
+
+from dhcpd.config import RuntimeConfig, Subnet
+from dhcpd.leases import Client, LeaseManager, client_key
+from dhcpd.wire import (
+    CLIENT_ID,
+    HOST_NAME,
+    MAX_MESSAGE_SIZE,
+    MIN_MESSAGE_SIZE,
+    DhcpMessage,
+    MalformedPacket,
+    OptionDef,
+)
+
+from .types import ReceiveContext
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEnv:
+    """What every handler may use: the lease manager and the configuration."""
+
+    leases: LeaseManager
+    config: RuntimeConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    env: ServerEnv
+    request: DhcpMessage
+    ctx: ReceiveContext
+    now: float
+    subnet: Subnet | None
+    client: Client
+    server_id: IPv4Address
+
+    @property
+    def max_size(self) -> int:
+        """RFC 2132 section 9.10: the client's limit, never below 576."""
+        size = optional(self.request, MAX_MESSAGE_SIZE)
+        return max(MIN_MESSAGE_SIZE, size or MIN_MESSAGE_SIZE)
+
+
+def optional(message: DhcpMessage, option: OptionDef[T]) -> T | None:
+    """A typed option value, or None when absent or malformed (treated as not sent)."""
+    try:
+        return message.options.get(option)
+    except MalformedPacket:
+        return None
+
+
+def client_of(message: DhcpMessage) -> Client:
+    client_id = optional(message, CLIENT_ID)
+    hw = message.hw_address
+    return Client(client_key(client_id, hw), hw, client_id, optional(message, HOST_NAME))

@@ -1,0 +1,177 @@
+"""Building replies: the fixed fields of RFC 2131 table 3 and the option set."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from dhcpd.config import Reservation, Subnet
+from dhcpd.leases import INFINITE
+from dhcpd.wire import (
+    BOOTREPLY,
+    HOST_NAME,
+    LEASE_TIME,
+    MESSAGE,
+    MESSAGE_TYPE,
+    PARAMETER_REQUEST_LIST,
+    REBINDING_TIME,
+    RENEWAL_TIME,
+    SERVER_ID,
+    SUBNET_MASK,
+    DhcpMessage,
+    MessageType,
+    OptionCode,
+    Options,
+)
+
+from .destination import reply_destination
+from .exchange import Exchange, optional
+from .types import Reply
+
+ZERO = IPv4Address(0)
+
+
+def lease_time_for(ex: Exchange, subnet: Subnet) -> int:
+    """The client may ask for a lease time (option 51); the subnet's bounds decide."""
+    requested = optional(ex.request, LEASE_TIME)
+    if requested is None:
+        return subnet.lease_time
+    return min(max(requested, subnet.min_lease_time), subnet.max_lease_time)
+
+
+def timers_for(subnet: Subnet, lease_time: int) -> tuple[int, int]:
+    """T1 and T2: configured, else RFC 2131 section 4.4.5 defaults (50% and 87.5%)."""
+    t1 = subnet.renew_timer if subnet.renew_timer is not None else lease_time // 2
+    t2 = subnet.rebind_timer if subnet.rebind_timer is not None else lease_time * 7 // 8
+    return min(t1, lease_time), min(t2, lease_time)
+
+
+def base_reply(ex: Exchange, yiaddr: IPv4Address, keep_ciaddr: bool) -> DhcpMessage:
+    """RFC 2131 table 3: the fields of a server's reply."""
+    request = ex.request
+    return DhcpMessage(
+        op=BOOTREPLY,
+        htype=request.htype,
+        hlen=request.hlen,
+        hops=0,
+        xid=request.xid,
+        secs=0,
+        flags=request.flags,
+        ciaddr=request.ciaddr if keep_ciaddr else ZERO,
+        yiaddr=yiaddr,
+        siaddr=ZERO,
+        giaddr=request.giaddr,
+        chaddr=request.chaddr,
+        sname=bytes(64),
+        file=bytes(128),
+        options=Options(),
+    )
+
+
+def configured_options(
+    ex: Exchange, subnet: Subnet | None, reservation: Reservation | None
+) -> dict[int, bytes]:
+    """Global, then subnet, then reservation options: the most specific wins."""
+    options = dict(ex.env.config.options)
+    if subnet is not None:
+        options.update(subnet.options)
+    if reservation is not None:
+        options.update(reservation.options)
+        if reservation.hostname:
+            options.setdefault(int(OptionCode.HOST_NAME), reservation.hostname.encode())
+    return options
+
+
+def build_reply(
+    ex: Exchange,
+    reply_type: MessageType | None,
+    yiaddr: IPv4Address,
+    lease_time: int | None,
+    reservation: Reservation | None = None,
+    keep_ciaddr: bool = False,
+    extra: tuple[tuple[int, bytes], ...] = (),
+) -> Reply:
+    """An OFFER, ACK or BOOTP reply carrying the client's options."""
+    message = base_reply(ex, yiaddr, keep_ciaddr)
+    options = message.options
+    if reply_type is not None:
+        options.set(MESSAGE_TYPE, reply_type)
+        options.set(SERVER_ID, ex.server_id)
+    configured = configured_options(ex, ex.subnet, reservation)
+    # RFC 2132 section 9.8: the options the client asked for, in its order.
+    requested = optional(ex.request, PARAMETER_REQUEST_LIST) or ()
+    if reply_type is None:
+        # BOOTP has no parameter request list: give it everything configured.
+        requested = tuple(configured)
+    for code in requested:
+        if code in configured and code not in options:
+            options.set_raw(code, configured[code])
+    if reservation is not None and reservation.hostname and HOST_NAME.code in requested:
+        options.set(HOST_NAME, reservation.hostname)
+    # Then what every lease reply carries (RFC 2131 section 4.3.1 and table 3).
+    if lease_time is not None and reply_type is not None:
+        options.set(LEASE_TIME, lease_time)
+        if lease_time < INFINITE and ex.subnet is not None:
+            t1, t2 = timers_for(ex.subnet, lease_time)
+            options.set(RENEWAL_TIME, t1)
+            options.set(REBINDING_TIME, t2)
+    if ex.subnet is not None and SUBNET_MASK.code not in options:
+        options.set(SUBNET_MASK, ex.subnet.network.netmask)
+    for code, payload in extra:
+        options.set_raw(code, payload)
+    for custom in _always_send(ex):
+        if custom[0] not in options:
+            options.set_raw(*custom)
+    _echo_relay_info(ex, options)
+    return _addressed(ex, message, reply_type, yiaddr)
+
+
+def build_nak(ex: Exchange, reason: str) -> Reply:
+    """RFC 2131 table 3: a DHCPNAK carries only its type, our identifier and a message."""
+    message = base_reply(ex, ZERO, keep_ciaddr=False)
+    message.options.set(MESSAGE_TYPE, MessageType.NAK)
+    message.options.set(SERVER_ID, ex.server_id)
+    message.options.set(MESSAGE, reason)
+    _echo_relay_info(ex, message.options)
+    if ex.request.giaddr != ZERO:
+        # RFC 2131 section 4.3.2: the relay must broadcast the NAK to the client.
+        message.flags |= 0x8000
+    return _addressed(ex, message, MessageType.NAK, ZERO)
+
+
+def _always_send(ex: Exchange) -> list[tuple[int, bytes]]:
+    sources = [ex.env.config.source.options]
+    subnet_index = _subnet_index(ex)
+    if subnet_index is not None:
+        sources.append(ex.env.config.source.subnets[subnet_index].options)
+    found: dict[int, bytes] = {}
+    for option_set in sources:
+        for custom in option_set.custom:
+            if custom.always_send:
+                found[custom.code] = custom.payload()
+    return list(found.items())
+
+
+def _subnet_index(ex: Exchange) -> int | None:
+    if ex.subnet is None:
+        return None
+    for index, subnet in enumerate(ex.env.config.subnets):
+        if subnet.id == ex.subnet.id:
+            return index
+    return None
+
+
+def _echo_relay_info(ex: Exchange, options: Options) -> None:
+    # RFC 3046 section 2.2: echo option 82 unchanged, as the last option.
+    relay_info = ex.request.options.get_raw(OptionCode.RELAY_AGENT_INFO)
+    if relay_info is not None:
+        options.set_raw(OptionCode.RELAY_AGENT_INFO, relay_info)
+
+
+def _addressed(
+    ex: Exchange, message: DhcpMessage, reply_type: MessageType | None, yiaddr: IPv4Address
+) -> Reply:
+    settings = ex.env.config.server
+    destination = reply_destination(
+        ex.request, reply_type, yiaddr, settings.port, settings.client_port
+    )
+    return Reply(message, destination, ex.server_id, ex.max_size)

@@ -1,0 +1,95 @@
+"""DHCPREQUEST in each client state (RFC 2131 section 4.3.2)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import structlog
+
+from dhcpd.leases import CommitOutcome
+from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
+
+from .exchange import Exchange, optional
+from .reply import build_nak, build_reply, lease_time_for
+from .selection import subnet_containing
+from .types import DropReason, Outcome
+
+log = structlog.get_logger("dhcpd.protocol")
+ZERO = IPv4Address(0)
+
+
+async def handle_request(ex: Exchange) -> Outcome:
+    server_id = optional(ex.request, SERVER_ID)
+    requested = optional(ex.request, REQUESTED_ADDRESS)
+    if server_id is not None:
+        return await _selecting(ex, server_id, requested)
+    if requested is not None and ex.request.ciaddr == ZERO:
+        return await _init_reboot(ex, requested)
+    if ex.request.ciaddr != ZERO:
+        return await _renewing_or_rebinding(ex)
+    return Outcome.dropped(DropReason.INVALID, "REQUEST without server id, address or ciaddr")
+
+
+async def _selecting(ex: Exchange, server_id: IPv4Address, requested: IPv4Address | None
+                     ) -> Outcome:
+    """The client chose an offer; if not ours, forget ours and stay silent."""
+    if server_id != ex.server_id:
+        ex.env.leases.forget_offer(ex.client.key)
+        return Outcome.dropped(DropReason.WRONG_SERVER, f"client chose server {server_id}")
+    address = requested if requested is not None else ex.request.ciaddr
+    if address == ZERO:
+        return Outcome.dropped(DropReason.INVALID, "SELECTING REQUEST without option 50")
+    return await _commit(ex, address, "selecting")
+
+
+async def _init_reboot(ex: Exchange, requested: IPv4Address) -> Outcome:
+    """The client reboots with a remembered address: confirm it or say no."""
+    subnet = ex.subnet
+    authoritative = subnet.authoritative if subnet else ex.env.config.server.authoritative
+    if subnet is None or requested not in subnet.network:
+        if authoritative and subnet is not None:
+            return _nak(ex, requested, "address is not on this network")
+        return Outcome.dropped(DropReason.NO_SUBNETS, "INIT-REBOOT on a network we do not serve")
+    lease = ex.env.leases.lease_of_client(ex.client.key)
+    if lease is None or lease.address != requested or not lease.is_active(ex.now):
+        if authoritative:
+            return _nak(ex, requested, "no binding for this address")
+        return Outcome.dropped(DropReason.UNAUTH, "unknown binding and not authoritative")
+    return await _commit(ex, requested, "init-reboot")
+
+
+async def _renewing_or_rebinding(ex: Exchange) -> Outcome:
+    """Extend the lease at ciaddr; the reply goes to ciaddr (section 4.1)."""
+    address = ex.request.ciaddr
+    state = "renewing" if ex.ctx.unicast else "rebinding"
+    subnet = ex.subnet or subnet_containing(ex.env.config.subnets, address)
+    if subnet is None or address not in subnet.network:
+        if state == "rebinding":
+            return Outcome.dropped(DropReason.NO_SUBNETS, "REBINDING for a network we do not serve")
+        return _nak(ex, address, "address is not on this network")
+    return await _commit(ex, address, state)
+
+
+async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
+    subnet = ex.subnet
+    if subnet is None or address not in subnet.network:
+        return _nak(ex, address, "address is not on this network")
+    lease_time = lease_time_for(ex, subnet)
+    leases = ex.env.leases
+    result = await leases.commit(ex.client, subnet, address, lease_time, ex.now)
+    if result.outcome is CommitOutcome.REFUSED:
+        if not subnet.authoritative and state in ("renewing", "rebinding"):
+            return Outcome.dropped(DropReason.UNAUTH, result.reason)
+        return _nak(ex, address, result.reason)
+    log.info("lease_committed", address=str(address), state=state,
+             outcome=result.outcome.value, lease_time=lease_time)
+    reservation = leases.reservation_for(subnet, ex.client)
+    return Outcome(build_reply(
+        ex, MessageType.ACK, address, lease_time, reservation,
+        keep_ciaddr=state in ("renewing", "rebinding"),
+    ))
+
+
+def _nak(ex: Exchange, address: IPv4Address, reason: str) -> Outcome:
+    log.info("request_nacked", address=str(address), reason=reason)
+    return Outcome(build_nak(ex, reason))

@@ -1,0 +1,71 @@
+"""What the protocol logic takes in and hands back: no sockets, only values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from dhcpd.wire import DhcpMessage, HardwareAddress
+
+
+class DropReason(enum.IntEnum):
+    """Why a packet got no reply: the Microsoft callout API's reason codes (dhcpssdk.h)."""
+
+    DUPLICATE = 1
+    NOMEM = 2  # our receive queue is full
+    INTERNAL_ERROR = 3
+    TIMEOUT = 4
+    UNAUTH = 5
+    PAUSED = 6
+    NO_SUBNETS = 7
+    INVALID = 8
+    WRONG_SERVER = 9
+    NOADDRESS = 10
+    PROCESSED = 11
+    GEN_FAILURE = 0x100
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveContext:
+    """Where a datagram came from and which of our interfaces took it."""
+
+    interface: str
+    ifindex: int
+    local_address: IPv4Address  # our address on that interface (IP_PKTINFO ipi_spec_dst)
+    source_address: IPv4Address
+    source_port: int
+    unicast: bool = False  # sent to our own address rather than broadcast
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a reply goes (RFC 2131 section 4.1)."""
+
+    address: IPv4Address
+    port: int
+    broadcast: bool = False
+    # Set when the client has no address yet and we unicast to yiaddr: the
+    # transport must reach it at this hardware address (ARP entry or raw frame).
+    hw_address: HardwareAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message: DhcpMessage
+    destination: Destination
+    source_address: IPv4Address
+    max_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of handling one packet: a reply, or the reason there is none."""
+
+    reply: Reply | None = None
+    drop: DropReason | None = None
+    detail: str = ""
+
+    @classmethod
+    def dropped(cls, reason: DropReason, detail: str) -> Outcome:
+        return cls(None, reason, detail)

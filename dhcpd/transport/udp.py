@@ -1,0 +1,176 @@
+"""The UDP endpoint: datagrams in with their interface (IP_PKTINFO), replies out.
+
+This module knows nothing of DHCP beyond "bytes to and from an address on an
+interface". One socket per configured interface (SO_BINDTODEVICE), or one
+wildcard socket when no interface is named; each learns the receiving
+interface and our address on it from IP_PKTINFO, and replies leave through the
+same interface with that address as source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+import structlog
+
+from dhcpd.protocol import ReceiveContext
+from dhcpd.wire import HardwareAddress
+
+from .arp import ArpTable
+
+log = structlog.get_logger("dhcpd.transport")
+
+IN_PKTINFO = struct.Struct("=I4s4s")  # ipi_ifindex, ipi_spec_dst, ipi_addr
+BROADCAST = IPv4Address("255.255.255.255")
+MAX_DATAGRAM = 65535
+DRAIN_LIMIT = 256  # datagrams read per wake-up, so one busy socket cannot starve the loop
+
+Deliver = Callable[[bytes, ReceiveContext], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    data: bytes
+    address: IPv4Address
+    port: int
+    source: IPv4Address
+    ifindex: int
+    interface: str
+    hw_address: HardwareAddress | None = None  # unicast to a client without an address
+
+
+class TransportError(OSError):
+    pass
+
+
+class UdpEndpoint:
+    def __init__(
+        self,
+        interfaces: list[str],
+        listen_address: IPv4Address,
+        port: int,
+        deliver: Deliver,
+        use_arp: bool = True,
+    ) -> None:
+        self.interfaces = interfaces
+        self.listen_address = listen_address
+        self.port = port
+        self.deliver = deliver
+        self.arp = ArpTable(enabled=use_arp)
+        self._sockets: dict[int, socket.socket] = {}  # by ifindex; 0 = wildcard
+        self._names: dict[int, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.send_errors = 0
+
+    def open(self) -> None:
+        """Bind every socket; raise TransportError naming what failed."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            if not self.interfaces:
+                self._sockets[0] = self._bind(None)
+            for name in self.interfaces:
+                try:
+                    index = socket.if_nametoindex(name)
+                except OSError:
+                    raise TransportError(errno.ENODEV, f"no interface named {name!r}") from None
+                self._names[index] = name
+                self._sockets[index] = self._bind(name)
+        except OSError:
+            self.close()
+            raise
+        for sock in self._sockets.values():
+            self._loop.add_reader(sock.fileno(), self._drain, sock)
+        log.info("transport_bound", interfaces=self.interfaces or ["*"], port=self.port,
+                 address=str(self.listen_address))
+
+    def _bind(self, interface: str | None) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_PKTINFO, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            if interface is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            sock.bind((str(self.listen_address), self.port))
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            where = interface or "all interfaces"
+            raise TransportError(
+                exc.errno, f"cannot bind UDP {self.listen_address}:{self.port} on {where}: "
+                f"{exc.strerror}"
+            ) from None
+        return sock
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
+
+    def interface_name(self, ifindex: int) -> str:
+        name = self._names.get(ifindex)
+        if name is None:
+            try:
+                name = socket.if_indextoname(ifindex)
+            except OSError:
+                name = f"if{ifindex}"
+            self._names[ifindex] = name
+        return name
+
+    def _drain(self, sock: socket.socket) -> None:
+        for _ in range(DRAIN_LIMIT):
+            try:
+                data, ancillary, _flags, source = sock.recvmsg(MAX_DATAGRAM, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("receive_failed", error=str(exc))
+                return
+            ifindex, local, header_dst = 0, self.listen_address, BROADCAST
+            for level, kind, payload in ancillary:
+                if level == socket.IPPROTO_IP and kind == socket.IP_PKTINFO:
+                    ifindex, spec_dst, addr = IN_PKTINFO.unpack_from(payload)
+                    local, header_dst = IPv4Address(spec_dst), IPv4Address(addr)
+            ctx = ReceiveContext(
+                interface=self.interface_name(ifindex),
+                ifindex=ifindex,
+                local_address=local,
+                source_address=IPv4Address(source[0]),
+                source_port=source[1],
+                unicast=header_dst != BROADCAST and header_dst == local,
+            )
+            self.deliver(data, ctx)
+
+    def send(self, out: Outgoing) -> bool:
+        """Send one reply; False (and counted) when the kernel refused it."""
+        sock = self._sockets.get(out.ifindex) or self._sockets.get(0)
+        if sock is None:
+            sock = next(iter(self._sockets.values()), None)
+        if sock is None:
+            return False
+        address = out.address
+        if out.hw_address is not None and not self.arp.add(address, out.hw_address, out.interface):
+            # No way to reach an unconfigured client by unicast: broadcast instead.
+            address = BROADCAST
+        try:
+            if out.ifindex and 0 in self._sockets and sock is self._sockets[0]:
+                pktinfo = IN_PKTINFO.pack(out.ifindex, out.source.packed, bytes(4))
+                sock.sendmsg([out.data], [(socket.IPPROTO_IP, socket.IP_PKTINFO, pktinfo)],
+                               0, (str(address), out.port))
+            else:
+                sock.sendto(out.data, (str(address), out.port))
+            return True
+        except OSError as exc:
+            self.send_errors += 1
+            log.warning("send_failed", destination=str(address), port=out.port,
+                        interface=out.interface, error=exc.strerror)
+            return False
