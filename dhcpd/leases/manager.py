@@ -276,15 +276,19 @@ class LeaseManager:
                 starts=existing.starts if renewed and existing else now, expires=expires,
                 hostname=client.hostname,
             )
-            if not await self.store.write(lease, now):
+            # Hold the address while the store writes, so that no other client
+            # is offered it in the meantime.
+            self._hold(client.key, subnet.id, address, now)
+            previous = self._by_client.get(client.key)
+            try:
+                written = await self.store.write(lease, now)
+                if written:
+                    self._index(lease)
+            finally:
+                self._drop_offer_of(client.key)
+            if not written:
                 await self._refresh(address)
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
-            previous = self._by_client.get(client.key)
-            self._index(lease)
-            offer = self._offer_of_client.get(client.key)
-            if offer is not None and offer.address == address:
-                self._offer_of_client.pop(client.key, None)
-                self._offers.pop(address, None)
         if previous is not None and previous.address != address and previous.is_active(now):
             # The client moved to a new address: its old one goes back to the pool.
             await self._end_lease(previous, LeaseState.RELEASED, now)

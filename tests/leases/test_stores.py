@@ -1,0 +1,128 @@
+"""The lease stores: durability, group commit, the conditional write."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from dhcpd.errors import LeaseStoreError
+from dhcpd.leases import Lease, LeaseState, client_key
+from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
+from dhcpd.wire import HardwareAddress
+
+NOW = 1_700_000_000.0
+
+
+def lease(n: int, owner: int | None = None, state: LeaseState = LeaseState.ACTIVE,
+          expires: float = NOW + 3600) -> Lease:
+    hw = HardwareAddress(1, bytes([2, 0, 0, 0, 0, owner if owner is not None else n]))
+    return Lease(
+        address=IPv4Address(f"192.0.2.{n}"), client_key=client_key(None, hw), hw_address=hw,
+        client_id=None, subnet_id=1, state=state, starts=NOW, expires=expires,
+        hostname=f"host-{n}",
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> LeaseStore:
+    s: LeaseStore = MemoryLeaseStore() if request.param == "memory" else \
+        SqliteLeaseStore(tmp_path / "leases.sqlite3")
+    await s.open()
+    yield s  # type: ignore[misc]
+    await s.close()
+
+
+async def test_written_lease_reads_back_equal(store: LeaseStore) -> None:
+    assert await store.write(lease(10), NOW)
+    assert await store.get(IPv4Address("192.0.2.10")) == lease(10)
+    assert await store.load() == [lease(10)]
+
+
+async def test_write_refuses_an_address_another_client_holds(store: LeaseStore) -> None:
+    assert await store.write(lease(10, owner=1), NOW)
+    assert not await store.write(lease(10, owner=2), NOW)
+    assert await store.get(IPv4Address("192.0.2.10")) == lease(10, owner=1)
+
+
+async def test_write_takes_over_an_expired_or_released_address(store: LeaseStore) -> None:
+    assert await store.write(lease(10, owner=1, expires=NOW - 1), NOW - 100)
+    assert await store.write(lease(10, owner=2), NOW)
+    assert await store.write(lease(11, owner=1, state=LeaseState.RELEASED), NOW)
+    assert await store.write(lease(11, owner=3), NOW)
+
+
+async def test_delete_removes_the_record(store: LeaseStore) -> None:
+    await store.write(lease(10), NOW)
+    await store.delete(IPv4Address("192.0.2.10"))
+    assert await store.get(IPv4Address("192.0.2.10")) is None
+
+
+async def test_sqlite_leases_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "leases.sqlite3"
+    first = SqliteLeaseStore(path)
+    await first.open()
+    for n in range(1, 51):
+        await first.write(lease(n), NOW)
+    await first.close()
+    second = SqliteLeaseStore(path)
+    await second.open()
+    loaded = sorted(await second.load(), key=lambda item: item.address)
+    await second.close()
+    assert loaded == [lease(n) for n in range(1, 51)]
+
+
+async def test_sqlite_write_is_committed_when_it_returns(tmp_path: Path) -> None:
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path, commit_delay_ms=0)
+    await store.open()
+    await store.write(lease(7), NOW)
+    # Another connection (as after a crash) sees it at once.
+    with sqlite3.connect(path) as other:
+        count = other.execute("SELECT count(*) FROM leases").fetchone()[0]
+    await store.close()
+    assert count == 1
+
+
+async def test_sqlite_group_commit_batches_concurrent_writes(tmp_path: Path) -> None:
+    store = SqliteLeaseStore(tmp_path / "leases.sqlite3", commit_delay_ms=20)
+    await store.open()
+    results = await asyncio.gather(*(store.write(lease(n), NOW) for n in range(1, 201)))
+    await store.close()
+    assert all(results)
+    assert store.stats.rows == 200
+    # 200 concurrent writes took far fewer than 200 commits.
+    assert store.stats.commits <= 20
+
+
+async def test_sqlite_close_finishes_pending_writes(tmp_path: Path) -> None:
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path, commit_delay_ms=50)
+    await store.open()
+    pending = [asyncio.ensure_future(store.write(lease(n), NOW)) for n in range(1, 21)]
+    await asyncio.sleep(0)
+    await store.close()
+    assert all(await asyncio.gather(*pending))
+    reopened = SqliteLeaseStore(path)
+    await reopened.open()
+    assert len(await reopened.load()) == 20
+    await reopened.close()
+
+
+async def test_sqlite_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    store = SqliteLeaseStore(blocker / "leases.sqlite3")
+    with pytest.raises(LeaseStoreError, match="cannot open the lease database"):
+        await store.open()
+
+
+async def test_sqlite_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "leases.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    store = SqliteLeaseStore(path)
+    with pytest.raises(LeaseStoreError):
+        await store.open()
