@@ -146,6 +146,7 @@ class DhcpServer:
                 self.queue.task_done()
 
     async def process(self, data: bytes, ctx: ReceiveContext) -> None:
+        structlog.contextvars.clear_contextvars()
         try:
             request = DhcpMessage.parse(data)
         except MalformedPacket as exc:
@@ -157,6 +158,10 @@ class DhcpServer:
         except MalformedPacket:
             kind_name = "INVALID"
         self.stats.received[kind_name] += 1
+        # Every log line of this exchange names its client, xid and interface.
+        structlog.contextvars.bind_contextvars(
+            xid=f"{request.xid:#010x}", client=str(request.hw_address), interface=ctx.interface
+        )
         outcome = await self.protocol.handle(request, ctx, time.time())
         if outcome.reply is None:
             if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
@@ -189,6 +194,4 @@ class DhcpServer:
             detail=detail,
             interface=ctx.interface,
             source=str(ctx.source_address),
-            xid=hex(request.xid) if request is not None else None,
-            client=str(request.hw_address) if request is not None else None,
         )

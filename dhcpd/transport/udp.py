@@ -27,6 +27,8 @@ from .arp import ArpTable
 log = structlog.get_logger("dhcpd.transport")
 
 IN_PKTINFO = struct.Struct("=I4s4s")  # ipi_ifindex, ipi_spec_dst, ipi_addr
+# Linux value; the socket module has the name only from Python 3.12 on.
+IP_PKTINFO: int = getattr(socket, "IP_PKTINFO", 8)
 BROADCAST = IPv4Address("255.255.255.255")
 MAX_DATAGRAM = 65535
 DRAIN_LIMIT = 256  # datagrams read per wake-up, so one busy socket cannot starve the loop
@@ -94,7 +96,7 @@ class UdpEndpoint:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_PKTINFO, 1)
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
             if interface is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
@@ -137,7 +139,7 @@ class UdpEndpoint:
                 return
             ifindex, local, header_dst = 0, self.listen_address, BROADCAST
             for level, kind, payload in ancillary:
-                if level == socket.IPPROTO_IP and kind == socket.IP_PKTINFO:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
                     ifindex, spec_dst, addr = IN_PKTINFO.unpack_from(payload)
                     local, header_dst = IPv4Address(spec_dst), IPv4Address(addr)
             ctx = ReceiveContext(
@@ -164,7 +166,7 @@ class UdpEndpoint:
         try:
             if out.ifindex and 0 in self._sockets and sock is self._sockets[0]:
                 pktinfo = IN_PKTINFO.pack(out.ifindex, out.source.packed, bytes(4))
-                sock.sendmsg([out.data], [(socket.IPPROTO_IP, socket.IP_PKTINFO, pktinfo)],
+                sock.sendmsg([out.data], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)],
                                0, (str(address), out.port))
             else:
                 sock.sendto(out.data, (str(address), out.port))
