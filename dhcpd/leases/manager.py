@@ -106,7 +106,9 @@ class LeaseManager:
     def set_subnets(self, subnets: Iterable[Subnet]) -> None:
         """Install (or, on reload, replace) the subnets; leases stay as they are."""
         self._subnets = {s.id: s for s in subnets}
-        self._allocators = {s.id: [PoolAllocator(p) for p in s.pools] for s in self._subnets.values()}
+        self._allocators = {
+            s.id: [PoolAllocator(p) for p in s.pools] for s in self._subnets.values()
+        }
         self._reserved = {r.address: r for s in self._subnets.values() for r in s.reservations}
         for lease in self._by_address.values():
             self._note_reusable(lease.address)
@@ -359,9 +361,9 @@ class LeaseManager:
                 await self._end_lease(lease, LeaseState.EXPIRED, now)
                 log.info("lease_expired", address=str(lease.address), client=str(lease.hw_address))
                 expired += 1
-            elif lease.state is LeaseState.DECLINED and lease.expires <= now or \
-                    lease.state in (LeaseState.RELEASED, LeaseState.EXPIRED) and \
-                    lease.expires + self.hold_reclaimed_time <= now:
+            elif (lease.state is LeaseState.DECLINED and lease.expires <= now) or \
+                    (lease.state in (LeaseState.RELEASED, LeaseState.EXPIRED) and \
+                    lease.expires + self.hold_reclaimed_time <= now):
                 await self._delete(lease)
                 deleted += 1
         return ReclaimReport(expired, deleted, offers_dropped)

@@ -17,7 +17,7 @@ log = structlog.get_logger("dhcpd.protocol")
 async def handle_bootp(ex: Exchange) -> Outcome:
     subnet = ex.subnet
     if subnet is None:
-        return Outcome.dropped(DropReason.NO_SUBNETS, "BOOTP request from a network we do not serve")
+        return Outcome.dropped(DropReason.NO_SUBNETS, "BOOTP from a network we do not serve")
     leases = ex.env.leases
     reservation = leases.reservation_for(subnet, ex.client)
     requested = optional(ex.request, REQUESTED_ADDRESS)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 from ipaddress import IPv4Address
+from typing import TypeVar
 
 from dhcpd.config import RuntimeConfig, Subnet
 from dhcpd.leases import Client, LeaseManager, client_key

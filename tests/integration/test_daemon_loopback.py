@@ -75,9 +75,16 @@ def dora(relay: Relay, n: int) -> IPv4Address:
     giaddr = relay.address
     offer = relay.exchange(request(MessageType.DISCOVER, n, xid=n, giaddr=giaddr))
     assert offer is not None and offer.message_type is MessageType.OFFER
-    ack = relay.exchange(request(
-        MessageType.REQUEST, n, xid=n, giaddr=giaddr, requested=offer.yiaddr, server_id=SERVER,
-    ))
+    ack = relay.exchange(
+        request(
+            MessageType.REQUEST,
+            n,
+            xid=n,
+            giaddr=giaddr,
+            requested=offer.yiaddr,
+            server_id=SERVER,
+        )
+    )
     assert ack is not None and ack.message_type is MessageType.ACK, ack
     assert ack.yiaddr == offer.yiaddr
     return ack.yiaddr
@@ -121,9 +128,15 @@ def test_acknowledged_leases_survive_sigkill_and_restart(
         assert loaded["count"] == 40
         for n, address in given.items():
             # INIT-REBOOT: the restarted server confirms each client's address...
-            ack = relay.exchange(request(
-                MessageType.REQUEST, n, xid=1000 + n, giaddr=relay.address, requested=address,
-            ))
+            ack = relay.exchange(
+                request(
+                    MessageType.REQUEST,
+                    n,
+                    xid=1000 + n,
+                    giaddr=relay.address,
+                    requested=address,
+                )
+            )
             assert ack is not None and ack.message_type is MessageType.ACK
             assert ack.yiaddr == address
         # ... and a new client is given none of them.
@@ -136,8 +149,13 @@ def test_malformed_packets_are_counted_drops_and_serving_goes_on(
     daemon: Daemon, relay: Relay
 ) -> None:
     good = request(MessageType.DISCOVER, 1, giaddr=relay.address).encode()
-    for bad in (b"", b"\x01", good[:100], good[:236] + b"XXXX" + good[240:],
-                good[:240] + b"\x35\x09\x01"):
+    for bad in (
+        b"",
+        b"\x01",
+        good[:100],
+        good[:236] + b"XXXX" + good[240:],
+        good[:240] + b"\x35\x09\x01",
+    ):
         relay.send_raw(bad)
     assert dora(relay, 2) is not None
     drops = [e for e in daemon.events() if e.get("event") == "packet_dropped"]
@@ -156,7 +174,9 @@ subnets:
 """)
     result = subprocess.run(
         [sys.executable, "-m", "dhcpd", "--config", str(path)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "server.wokers" in result.stderr
@@ -176,12 +196,17 @@ subnets:
 """)
     result = subprocess.run(
         [sys.executable, "-m", "dhcpd", "check-config", str(path)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1
     assert "3 error(s)" in result.stderr
-    for where in ("options.routers", "options.no_such_option",
-                  "subnets[0].reservations[0].ip_address"):
+    for where in (
+        "options.routers",
+        "options.no_such_option",
+        "subnets[0].reservations[0].ip_address",
+    ):
         assert where in result.stderr
 
 

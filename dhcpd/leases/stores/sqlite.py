@@ -10,6 +10,7 @@ throughput.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -199,7 +200,7 @@ class SqliteLeaseStore(LeaseStore):
         finally:
             conn.close()
 
-    def _gather(self, batch: list[_Job | None]) -> bool:
+    def _gather(self, batch: list[_Job]) -> bool:
         """Take what is queued, waiting up to commit_delay for more; True on shutdown."""
         deadline = time.monotonic() + self.commit_delay
         while len(batch) < self.max_batch:
@@ -214,8 +215,7 @@ class SqliteLeaseStore(LeaseStore):
             batch.append(job)
         return False
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job | None]) -> None:
-        jobs = [job for job in batch if job is not None]
+    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         started = time.perf_counter()
         results: list[bool] = []
         error: BaseException | None = None
@@ -232,10 +232,8 @@ class SqliteLeaseStore(LeaseStore):
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             error = exc
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
         elapsed = time.perf_counter() - started
         self.stats.commits += 1
         self.stats.rows += len(jobs)
