@@ -1,0 +1,176 @@
+"""Real DHCP clients (ISC dhclient, busybox udhcpc, perfdhcp as a relay) against the daemon.
+
+Each test builds two network namespaces joined by a veth pair, runs the daemon
+in one on port 67 and the client in the other. Needs root: skipped on a laptop,
+run (and failing if impossible) under CI=true.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon
+from tests.integration.conftest import in_ci
+from tests.integration.netns import (
+    RELAY_ADDR,
+    Dhclient,
+    VethLink,
+    make_pair,
+    make_relay_pair,
+    missing_tools,
+    perfdhcp_exchange,
+    udhcpc_lease,
+)
+
+POOL = (IPv4Address("192.0.2.100"), IPv4Address("192.0.2.150"))
+RELAYED_NET = IPv4Network("198.18.0.0/16")
+
+
+def config_text(link: VethLink, store: Path) -> str:
+    return f"""
+server:
+  interfaces: [{link.server_if}]
+  listen_address: 0.0.0.0
+  port: 67
+  client_port: 68
+lease_store: {{type: sqlite, path: {store}}}
+logging: {{level: debug, format: json}}
+options:
+  domain_name_servers: [192.0.2.53]
+subnets:
+  - subnet: 192.0.2.0/24
+    pools: [{{range: {POOL[0]}-{POOL[1]}}}]
+    lease_time: 30
+    renew_timer: 4
+    rebind_timer: 20
+    options: {{routers: [192.0.2.1]}}
+  - subnet: {RELAYED_NET}
+    pools: [{{range: 198.18.1.1-198.18.1.200}}]
+    lease_time: 600
+"""
+
+
+@dataclass
+class Served:
+    link: VethLink
+    daemon: Daemon
+    store: Path
+
+    def lease_state(self, address: str) -> int | None:
+        with sqlite3.connect(self.store) as db:
+            row = db.execute(
+                "SELECT state FROM leases WHERE address = ?", (int(IPv4Address(address)),)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+
+def _require(*tools: str) -> None:
+    missing = missing_tools(*tools)
+    if missing:
+        message = f"missing tools: {', '.join(missing)} (scripts/test.sh installs them)"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _serve(link: VethLink) -> Served:
+    store = link.tmpdir / "leases.sqlite3"
+    config = link.tmpdir / "dhcpd.yaml"
+    config.write_text(config_text(link, store))
+    daemon = Daemon(config, prefix=link.server_ns.exec_prefix()).start()
+    return Served(link, daemon, store)
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    link = make_pair("dhcpd-it")
+    try:
+        serving = _serve(link)
+        try:
+            yield serving
+        finally:
+            serving.daemon.stop()
+    finally:
+        link.close()
+
+
+@pytest.fixture
+def relayed() -> Iterator[Served]:
+    link = make_relay_pair("dhcpd-rl")
+    try:
+        serving = _serve(link)
+        try:
+            yield serving
+        finally:
+            serving.daemon.stop()
+    finally:
+        link.close()
+
+
+def test_udhcpc_gets_a_lease_that_is_stored(served: Served) -> None:
+    _require("udhcpc")
+    lease = udhcpc_lease(served.link.client_ns, served.link.client_if)
+    assert lease.address is not None
+    address = IPv4Address(lease.address)
+    assert POOL[0] <= address <= POOL[1]
+    assert lease.server_id == "192.0.2.1"
+    assert lease.lease_time == 30
+    assert lease.routers == ("192.0.2.1",)
+    assert served.lease_state(lease.address) == 0  # ACTIVE
+    committed = served.daemon.wait_for_event("lease_committed", 5)
+    assert committed["client"] == served.link.client_mac
+    assert committed["interface"] == served.link.server_if
+
+
+def test_udhcpc_release_frees_the_lease(served: Served) -> None:
+    _require("udhcpc")
+    lease = udhcpc_lease(served.link.client_ns, served.link.client_if, release=True)
+    served.daemon.wait_for_event("lease_released", 10)
+    assert lease.address is not None
+    assert served.lease_state(lease.address) == 1  # RELEASED
+
+
+def test_udhcpc_gets_the_same_address_again(served: Served) -> None:
+    _require("udhcpc")
+    first = udhcpc_lease(served.link.client_ns, served.link.client_if)
+    second = udhcpc_lease(served.link.client_ns, served.link.client_if)
+    assert first.address == second.address
+
+
+def test_dhclient_binds_renews_by_unicast_and_releases(served: Served) -> None:
+    _require("dhclient")
+    with Dhclient(served.link.client_ns, served.link.client_if) as client:  # starts it
+        bound = client.wait_for({"BOUND"}, timeout=30)
+        address = bound.lease().address
+        assert address is not None
+        assert POOL[0] <= IPv4Address(address) <= POOL[1]
+        # T1 is 4 s: dhclient renews by unicast to us (RENEWING, ciaddr set).
+        renewed = client.wait_for({"RENEW"}, timeout=30)
+        assert renewed.lease().address == address
+        renewing = [
+            e for e in served.daemon.events()
+            if e.get("event") == "lease_committed" and e.get("state") == "renewing"
+        ]
+        assert renewing and renewing[0]["outcome"] == "renewed"
+        client.release()
+    served.daemon.wait_for_event("lease_released", 10)
+    assert served.lease_state(address) == 1
+
+
+def test_relayed_exchange_replies_to_the_relay(relayed: Served) -> None:
+    _require("perfdhcp")
+    result = perfdhcp_exchange(
+        relayed.link.client_ns, RELAY_ADDR, relayed.link.server_ip or "192.0.2.1", count=5,
+    )
+    assert result.ack_received == 5, result.output
+    assert result.incomplete == 0
+    with sqlite3.connect(relayed.store) as db:
+        addresses = [IPv4Address(row[0]) for row in db.execute("SELECT address FROM leases")]
+    assert len(addresses) == 5
+    assert all(address in RELAYED_NET for address in addresses)
