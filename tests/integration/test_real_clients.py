@@ -19,6 +19,7 @@ from tests.daemon import Daemon
 from tests.integration.conftest import in_ci
 from tests.integration.netns import (
     RELAY_ADDR,
+    Capture,
     Dhclient,
     VethLink,
     make_pair,
@@ -174,3 +175,17 @@ def test_relayed_exchange_replies_to_the_relay(relayed: Served) -> None:
         addresses = [IPv4Address(row[0]) for row in db.execute("SELECT address FROM leases")]
     assert len(addresses) == 5
     assert all(address in RELAYED_NET for address in addresses)
+
+
+def test_offer_and_ack_are_unicast_to_a_client_without_broadcast_flag(served: Served) -> None:
+    """RFC 2131 section 4.1: yiaddr at chaddr, via the ARP entry the daemon installs."""
+    _require("udhcpc", "tshark")
+    link = served.link
+    with Capture(link.server_ns, link.server_if, "udp src port 67") as capture:
+        lease = udhcpc_lease(link.client_ns, link.client_if)
+    rows = capture.fields(["ip.dst", "eth.dst", "dhcp.flags.bc", "dhcp.option.dhcp"])
+    assert rows, "no reply captured"
+    for ip_dst, eth_dst, broadcast_flag, _kind in rows:
+        assert broadcast_flag in ("0", "False")
+        assert ip_dst == lease.address
+        assert eth_dst == link.client_mac

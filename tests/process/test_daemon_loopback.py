@@ -216,3 +216,19 @@ def test_sigterm_stops_the_daemon_cleanly(daemon: Daemon, relay: Relay) -> None:
     assert daemon.process is not None
     assert daemon.process.wait(10) == 0
     assert daemon.wait_for_event("server_stopped", 1)["stats"]["sent"]["ACK"] == 1
+
+
+def test_sighup_reloads_and_a_bad_config_keeps_the_old_one(
+    tmp_path: Path, port: int, daemon: Daemon, relay: Relay
+) -> None:
+    config = tmp_path / "dhcpd.yaml"
+    config.write_text(config.read_text().replace("127.0.1.10-127.0.1.250", "127.0.2.10-127.0.2.20"))
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_for_event("config_reloaded", 5)
+    assert IPv4Address("127.0.2.10") <= dora(relay, 1) <= IPv4Address("127.0.2.20")
+
+    config.write_text("subnets: [{subnet: 127.0.0.0/8, pools: [{range: nonsense}]}]")
+    daemon.signal(signal.SIGHUP)
+    rejected = daemon.wait_for_event("reload_rejected", 5)
+    assert any("subnets[0].pools[0].range" in error for error in rejected["errors"])
+    assert IPv4Address("127.0.2.10") <= dora(relay, 2) <= IPv4Address("127.0.2.20")
