@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""DORA throughput benchmark with perfdhcp against kea-dhcp4 and/or dhcpd.
+
+Run by hand as root (it creates network namespaces; nothing touches host interfaces):
+
+    python bench/perfdhcp_bench.py --server kea|dhcpd|both \\
+        --rates 2000,5000,10000,15000 --duration 10
+
+Layout (see shared/design/testing-notes.md): server namespace with 192.0.2.1/24 on its
+veth, routing 198.18.0.0/15 via 192.0.2.2; client namespace with 192.0.2.2/24 and
+198.18.0.2/16 where perfdhcp acts as a relay agent (giaddr 198.18.0.2, port 67). The
+server is pinned to CPU 0, perfdhcp to CPU 1. Each rate gets a freshly started server
+with an empty lease store. ACKs/s are counted over the test period (perfdhcp's own
+``Rate:`` line also divides by the exit wait and reads ~5% low).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.integration.netns import (  # noqa: E402
+    RELAY_ADDR,
+    KeaServer,
+    Namespace,
+    NetnsError,
+    VethLink,
+    make_kea_config,
+    make_relay_pair,
+    netns_available,
+    parse_perfdhcp,
+)
+
+SERVER_IP = "192.0.2.1"
+SUBNET = "198.18.0.0/16"
+POOL_START, POOL_END = "198.18.0.10", "198.18.255.250"
+ROUTER = "198.18.0.1"
+LEASE_TIME = 3600
+
+
+@dataclass
+class RunResult:
+    server: str
+    rate: int
+    duration: int
+    discover_sent: int
+    offer_received: int
+    request_sent: int
+    ack_received: int
+    acks_per_s: float
+    incomplete_pct: float
+    perfdhcp_rc: int
+    saturation: bool = False
+
+
+def dhcpd_config_yaml(interface: str, lease_store: str, lease_path: Path) -> str:
+    """The dhcpd YAML config for the benchmark pool (written by hand: no PyYAML needed)."""
+    store = f"  type: {lease_store}\n"
+    if lease_store == "sqlite":
+        store += f"  path: {lease_path}\n"
+    return (
+        "server:\n"
+        f"  interfaces: [{interface}]\n"
+        "  port: 67\n"
+        "  authoritative: true\n"
+        "lease_store:\n"
+        f"{store}"
+        "logging:\n"
+        "  level: warning\n"
+        "subnets:\n"
+        f"  - subnet: {SUBNET}\n"
+        "    pools:\n"
+        f"      - range: {POOL_START}-{POOL_END}\n"
+        f"    lease_time: {LEASE_TIME}\n"
+        "    options:\n"
+        f"      routers: [{ROUTER}]\n"
+    )
+
+
+def kea_bench_config(
+    interface: str, threads: int | None, socket_type: str = "raw"
+) -> dict[str, Any]:
+    """The Kea config for the same pool (memfile, not persisted, WARN logging)."""
+    return make_kea_config(
+        interface,
+        subnet=SUBNET,
+        pool=f"{POOL_START}-{POOL_END}",
+        valid_lifetime=LEASE_TIME,
+        renew_timer=None,
+        rebind_timer=None,
+        routers=[ROUTER],
+        severity="WARN",
+        threads=threads,
+        socket_type=socket_type,
+    )
+
+
+class DhcpdServer:
+    """``python -m dhcpd --config CONFIG.yaml`` in the server namespace, pinned to a CPU."""
+
+    def __init__(
+        self,
+        ns: Namespace,
+        interface: str,
+        workdir: Path,
+        lease_store: str,
+        cpu: int,
+        profile: Path | None,
+        python: str,
+    ) -> None:
+        self.ns = ns
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config_path = self.dir / "dhcpd.yaml"
+        self.log_path = self.dir / "dhcpd.log"
+        self.config_path.write_text(
+            dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3")
+        )
+        self.cpu = cpu
+        self.profile = profile
+        self.python = python
+        self.proc: subprocess.Popen[Any] | None = None
+        self._logf: Any = None
+
+    def argv(self) -> list[str]:
+        server = ["-m", "dhcpd", "--config", str(self.config_path)]
+        pin = ["taskset", "-c", str(self.cpu)]
+        if self.profile is None:
+            return [*pin, self.python, *server]
+        if shutil.which("py-spy"):
+            return [
+                *pin, "py-spy", "record", "--format", "speedscope",
+                "-o", str(self.profile), "--", self.python, *server,
+            ]  # fmt: skip
+        return [*pin, self.python, "-m", "cProfile", "-o", str(self.profile), *server]
+
+    def start(self, timeout: float = 20.0) -> DhcpdServer:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+        self._logf = self.log_path.open("ab")
+        self.proc = self.ns.popen(
+            self.argv(), stdout=self._logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO)
+        )
+        try:
+            self.ns.wait_udp_listening(67, timeout=timeout)
+        except TimeoutError:
+            self.stop()
+            raise NetnsError(f"dhcpd did not start:\n{self.log()}") from None
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            # SIGINT first so a profiler (py-spy / cProfile) writes its output
+            sig = signal.SIGINT if self.profile is not None else signal.SIGTERM
+            self.ns.stop(self.proc, timeout=20.0 if self.profile else 5.0, sig=sig)
+            self.proc = None
+        if self._logf is not None:
+            self._logf.close()
+            self._logf = None
+
+
+def run_perfdhcp(link: VethLink, rate: int, duration: int, clients: int) -> tuple[Any, str]:
+    args = [
+        "taskset", "-c", "1", "perfdhcp", "-4", "-g", "single", "-l", RELAY_ADDR,
+        "-R", str(clients), "-p", str(duration), "-W", "1000000", "-r", str(rate), SERVER_IP,
+    ]  # fmt: skip
+    res = link.client_ns.run(args, check=False, timeout=duration + 60)
+    out = res.stdout + res.stderr
+    if res.returncode not in (0, 3):
+        raise NetnsError(f"perfdhcp exited {res.returncode}:\n{out}")
+    return parse_perfdhcp(out, res.returncode), out
+
+
+def bench_server(
+    kind: str, rates: list[int], saturation_rate: int, args: argparse.Namespace, out_dir: Path
+) -> list[RunResult]:
+    results: list[RunResult] = []
+    plan = [(r, False) for r in rates]
+    if saturation_rate > 0:
+        plan.append((saturation_rate, True))
+    with make_relay_pair(f"bench-{kind}") as link:
+        for i, (rate, sat) in enumerate(plan):
+            workdir = link.tmpdir / f"{kind}-{i}"
+            server: KeaServer | DhcpdServer
+            if kind == "kea":
+                server = KeaServer(
+                    link.server_ns,
+                    kea_bench_config(link.server_if, args.kea_threads, args.kea_socket),
+                    workdir=workdir,
+                    cpu=0,
+                )
+            else:
+                profile = None
+                if args.profile:
+                    ext = "speedscope.json" if shutil.which("py-spy") else "pstats"
+                    profile = out_dir / f"dhcpd-profile-r{rate}.{ext}"
+                server = DhcpdServer(
+                    link.server_ns,
+                    link.server_if,
+                    workdir,
+                    args.lease_store,
+                    cpu=0,
+                    profile=profile,
+                    python=args.python,
+                )
+            server.start()
+            try:
+                time.sleep(0.5)
+                parsed, raw = run_perfdhcp(link, rate, args.duration, args.clients)
+                (out_dir / f"perfdhcp-{kind}-r{rate}{'-sat' if sat else ''}.txt").write_text(raw)
+                alive = server.proc is not None and server.proc.poll() is None
+            finally:
+                server.stop()
+            if not alive:
+                print(f"warning: {kind} exited during the run:\n{server.log()}", file=sys.stderr)
+            r = RunResult(
+                server=kind,
+                rate=rate,
+                duration=args.duration,
+                discover_sent=parsed.discover_sent,
+                offer_received=parsed.offer_received,
+                request_sent=parsed.request_sent,
+                ack_received=parsed.ack_received,
+                acks_per_s=parsed.ack_received / args.duration,
+                incomplete_pct=parsed.incomplete_pct,
+                perfdhcp_rc=parsed.returncode,
+                saturation=sat,
+            )
+            results.append(r)
+            print(
+                f"  {kind:6} rate {rate:>6}/s{' (saturation)' if sat else ''}: "
+                f"{r.acks_per_s:9.0f} ACK/s, {r.incomplete_pct:6.2f}% incomplete",
+                flush=True,
+            )
+            time.sleep(0.5)
+    return results
+
+
+def summarize(results: list[RunResult]) -> dict[str, dict[str, float | None]]:
+    summary: dict[str, dict[str, float | None]] = {}
+    for kind in sorted({r.server for r in results}):
+        rs = [r for r in results if r.server == kind]
+        held = [r.rate for r in rs if r.incomplete_pct < 1.0 and not r.saturation]
+        summary[kind] = {
+            "highest_rate_held_under_1pct": max(held) if held else None,
+            "saturated_acks_per_s": max(r.acks_per_s for r in rs) if rs else None,
+        }
+    return summary
+
+
+def print_table(results: list[RunResult], summary: dict[str, dict[str, float | None]]) -> None:
+    hdr = (
+        f"{'server':8}{'offered/s':>11}{'DISC sent':>11}{'ACK recv':>10}"
+        f"{'ACK/s':>9}{'incompl%':>10}"
+    )
+    print()
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        tag = " sat" if r.saturation else ""
+        print(
+            f"{r.server:8}{r.rate:>11}{r.discover_sent:>11}{r.ack_received:>10}"
+            f"{r.acks_per_s:>9.0f}{r.incomplete_pct:>10.2f}{tag}"
+        )
+    print()
+    for kind, s in summary.items():
+        held = s["highest_rate_held_under_1pct"]
+        sat = s["saturated_acks_per_s"]
+        print(
+            f"{kind}: highest rate held with <1% incomplete: "
+            f"{'none' if held is None else f'{held:.0f}/s'}; "
+            f"saturated: {'n/a' if sat is None else f'{sat:.0f} ACK/s'}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--server", choices=["kea", "dhcpd", "both"], default="both")
+    p.add_argument("--rates", default="2000,5000,10000,15000", help="comma-separated DORA/s")
+    p.add_argument("--duration", type=int, default=10, help="perfdhcp -p seconds per rate")
+    p.add_argument("--clients", type=int, default=10000, help="perfdhcp -R distinct clients")
+    p.add_argument(
+        "--saturation-rate",
+        type=int,
+        default=40000,
+        help="extra run at this offered rate to find the saturated ACK/s (0: skip)",
+    )
+    p.add_argument("--lease-store", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument("--kea-threads", type=int, default=None, help="Kea multi-threading")
+    p.add_argument(
+        "--kea-socket", choices=["raw", "udp"], default="raw", help="Kea dhcp-socket-type"
+    )
+    p.add_argument("--profile", action="store_true", help="profile dhcpd (py-spy or cProfile)")
+    p.add_argument("--python", default=sys.executable, help="interpreter for dhcpd")
+    p.add_argument("--out-dir", type=Path, default=None, help="raw outputs and profiles")
+    p.add_argument("--json", type=Path, default=None, help="results JSON file")
+    args = p.parse_args(argv)
+
+    reason = netns_available()
+    if reason is not None:
+        print(f"cannot run: {reason}", file=sys.stderr)
+        return 2
+    for tool in ("perfdhcp", "taskset") + (("kea-dhcp4",) if args.server != "dhcpd" else ()):
+        if shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+            print(f"cannot run: {tool} not found", file=sys.stderr)
+            return 2
+    rates = [int(x) for x in args.rates.split(",") if x.strip()]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = args.out_dir or Path(tempfile.gettempdir()) / f"perfdhcp-bench-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = args.json or out_dir / "results.json"
+
+    servers = ["kea", "dhcpd"] if args.server == "both" else [args.server]
+    results: list[RunResult] = []
+    for kind in servers:
+        print(f"== {kind}: rates {rates}, {args.duration}s each, {args.clients} clients")
+        results += bench_server(kind, rates, args.saturation_rate, args, out_dir)
+    summary = summarize(results)
+    print_table(results, summary)
+    doc = {
+        "started": stamp,
+        "duration_s": args.duration,
+        "clients": args.clients,
+        "lease_store": args.lease_store,
+        "kea_threads": args.kea_threads,
+        "results": [asdict(r) for r in results],
+        "summary": summary,
+    }
+    json_path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nresults: {json_path}\nraw perfdhcp output: {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
