@@ -16,6 +16,7 @@ from dhcpd.config.models import SqliteStoreSettings
 from dhcpd.errors import ConfigError
 from dhcpd.leases import LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
+from dhcpd.logsetup import configure_logging
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
@@ -24,6 +25,9 @@ from dhcpd.wire import DhcpMessage, MalformedPacket
 log = structlog.get_logger("dhcpd")
 
 SHUTDOWN_DEADLINE = 5.0  # seconds to finish the exchanges in flight at SIGTERM
+# Settings bound into sockets at start: a reload cannot change them.
+RESTART_ONLY = ("interfaces", "listen_address", "port", "client_port", "unicast_via_arp",
+                "workers", "queue_size")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,23 @@ class DhcpServer:
         except ConfigError as exc:
             log.error("reload_rejected", path=str(self.config_path), errors=exc.errors)
             return
+        needs_restart = [
+            f"server.{name}: changing it needs a restart (the sockets stay bound)"
+            for name in RESTART_ONLY
+            if getattr(new.server, name) != getattr(self.config.server, name)
+        ]
+        if type(new.lease_store) is not type(self.config.lease_store) or \
+                new.lease_store != self.config.lease_store:
+            needs_restart.append("lease_store: changing it needs a restart")
+        if needs_restart:
+            log.error("reload_rejected", path=str(self.config_path), errors=needs_restart)
+            return
         self.config = new
+        configure_logging(new.logging.level, new.logging.format)
+        self.leases.set_timers(
+            new.server.offer_hold_time, new.server.decline_probation_time,
+            new.server.hold_reclaimed_time,
+        )
         self.protocol.reconfigure(new)
         log.info("config_reloaded", path=str(self.config_path), subnets=len(new.subnets))
 

@@ -156,16 +156,6 @@ class SubnetSettings(_Strict):
     options: OptionSet = Field(default_factory=OptionSet)
     reservations: list[ReservationSettings] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> SubnetSettings:
-        for i, pool in enumerate(self.pools):
-            first, last = pool.bounds()
-            if first not in self.subnet or last not in self.subnet:
-                raise ValueError(f"pools[{i}] range {pool.range} is not inside {self.subnet}")
-        if self.renew_timer and self.rebind_timer and self.renew_timer >= self.rebind_timer:
-            raise ValueError("renew_timer must be shorter than rebind_timer")
-        return self
-
 
 class DhcpdConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -173,13 +163,3 @@ class DhcpdConfig(_Strict):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     options: OptionSet = Field(default_factory=OptionSet)
     subnets: list[SubnetSettings] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _no_overlaps(self) -> DhcpdConfig:
-        for i, a in enumerate(self.subnets):
-            for j in range(i + 1, len(self.subnets)):
-                if a.subnet.overlaps(self.subnets[j].subnet):
-                    raise ValueError(
-                        f"subnets[{i}] {a.subnet} overlaps subnets[{j}] {self.subnets[j].subnet}"
-                    )
-        return self

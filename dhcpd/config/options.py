@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -53,7 +54,10 @@ def _text_list(value: Any) -> tuple[str, ...]:
 
 
 def _hex(value: Any) -> bytes:
-    return bytes.fromhex(str(value).replace(":", ""))
+    # Unquoted YAML like 0102 would arrive as a number (octal!): insist on a string.
+    if not isinstance(value, str):
+        raise ValueError(f"write hex as a quoted string, e.g. \"01:02\", not {value!r}")
+    return bytes.fromhex(value.replace(":", "").replace("-", ""))
 
 
 def _routes(value: Any) -> tuple[tuple[IPv4Network, IPv4Address], ...]:
@@ -87,12 +91,29 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "classless_static_route": _routes,
 }
 
-EncodedOptions = tuple[tuple[int, bytes], ...]
+# Options the server sets itself in every reply; configuring them would be ignored.
+SERVER_MANAGED = frozenset({51, 52, 53, 54, 55, 58, 59, 61, 82})
 
 
-def encode_option_set(options: OptionSet, path: str, errors: list[str]) -> EncodedOptions:
+@dataclass(frozen=True, slots=True)
+class OptionBundle:
+    """Encoded option values by code, and the codes sent even when not requested."""
+
+    values: Mapping[int, bytes] = field(default_factory=dict)
+    always_send: frozenset[int] = frozenset()
+
+    def overlay(self, specific: OptionBundle) -> OptionBundle:
+        """This bundle with `specific` (a subnet's, a reservation's) taking precedence."""
+        if not specific.values:
+            return self
+        always = (self.always_send - specific.values.keys()) | specific.always_send
+        return OptionBundle({**self.values, **specific.values}, always)
+
+
+def encode_option_set(options: OptionSet, path: str, errors: list[str]) -> OptionBundle:
     """Encode every option; each problem is appended to `errors` with its YAML path."""
     encoded: dict[int, bytes] = {}
+    always: set[int] = set()
     for raw_name, value in options.named().items():
         name = ALIASES.get(raw_name.replace("-", "_"), raw_name.replace("-", "_"))
         where = f"{path}.{raw_name}"
@@ -107,7 +128,12 @@ def encode_option_set(options: OptionSet, path: str, errors: list[str]) -> Encod
         except (ValueError, TypeError) as exc:
             errors.append(f"{where}: {exc}")
     for i, custom in enumerate(options.custom):
+        where = f"{path}.custom[{i}]"
+        if custom.code in SERVER_MANAGED:
+            errors.append(f"{where}.code: option {custom.code} is set by the server itself")
+        elif not custom.payload():
+            errors.append(f"{where}: empty payload")
         encoded[custom.code] = custom.payload()
-        if not custom.payload():
-            errors.append(f"{path}.custom[{i}]: empty payload")
-    return tuple(encoded.items())
+        if custom.always_send:
+            always.add(custom.code)
+    return OptionBundle(encoded, frozenset(always))

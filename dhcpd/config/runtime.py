@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from dhcpd.wire import HardwareAddress
 
 from .models import DhcpdConfig, LoggingSettings, ServerSettings, StoreSettings
-from .options import EncodedOptions
+from .options import OptionBundle
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Reservation:
     hw_address: HardwareAddress | None
     client_id: bytes | None
     hostname: str | None
-    options: EncodedOptions = ()
+    options: OptionBundle = field(default_factory=OptionBundle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class Subnet:
     rebind_timer: int | None
     authoritative: bool
     rapid_commit: bool
-    options: EncodedOptions
+    options: OptionBundle  # the global options overlaid with the subnet's
     reservations: tuple[Reservation, ...] = ()
     interface: str | None = None
     relay_addresses: tuple[IPv4Address, ...] = ()
@@ -63,6 +63,6 @@ class RuntimeConfig:
     server: ServerSettings
     lease_store: StoreSettings
     logging: LoggingSettings
-    options: EncodedOptions
+    options: OptionBundle
     subnets: tuple[Subnet, ...]
     source: DhcpdConfig

@@ -27,8 +27,6 @@ from .stores import LeaseStore
 
 log = structlog.get_logger("dhcpd.leases")
 
-NO_OWNER = HardwareAddress(0, b"")
-
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -113,6 +111,14 @@ class LeaseManager:
         for lease in self._by_address.values():
             self._note_reusable(lease.address)
 
+    def set_timers(
+        self, offer_hold_time: float, decline_probation_time: float, hold_reclaimed_time: float
+    ) -> None:
+        """Install (or, on reload, replace) the timing settings."""
+        self.offer_hold_time = offer_hold_time
+        self.decline_probation_time = decline_probation_time
+        self.hold_reclaimed_time = hold_reclaimed_time
+
     async def load(self) -> int:
         """Fill the index from the store (at start): every acknowledged lease is known again."""
         leases = await self.store.load()
@@ -146,7 +152,9 @@ class LeaseManager:
         if reservation is not None and not _reservation_matches(reservation, client):
             return False
         record = self._by_address.get(address)
-        if record is not None and record.blocks_address(now) and record.client_key != key:
+        if record is not None and record.blocks_address(now) and (
+            record.client_key != key or record.state is LeaseState.DECLINED
+        ):
             return False
         offer = self._offers.get(address)
         return offer is None or offer.expires <= now or offer.client_key == key
@@ -187,13 +195,14 @@ class LeaseManager:
         reservation = self.reservation_for(subnet, client)
         if reservation is not None and self.is_free_for(reservation.address, client, now):
             return reservation.address
+        # Membership by address, not subnet id: ids may change when subnets are
+        # reordered in the configuration.
         held = self._offer_of_client.get(key)
-        if held is not None and held.subnet_id == subnet.id and held.expires > now and \
+        if held is not None and held.address in subnet.network and held.expires > now and \
                 self._assignable(subnet, held.address, client, now, bootp):
             return held.address
         previous = self._by_client.get(key)
-        if previous is not None and previous.subnet_id == subnet.id and \
-                previous.state is not LeaseState.DECLINED and \
+        if previous is not None and previous.address in subnet.network and \
                 self._assignable(subnet, previous.address, client, now, bootp):
             return previous.address
         if requested is not None and self._assignable(subnet, requested, client, now, bootp):
@@ -249,8 +258,10 @@ class LeaseManager:
     ) -> bool:
         """Whether `client` may be given `address` in `subnet` right now."""
         reservation = self.reservation_for(subnet, client)
-        if reservation is not None:
-            return address == reservation.address and self.is_free_for(address, client, now)
+        if reservation is not None and self.is_free_for(reservation.address, client, now):
+            return address == reservation.address
+        # No reservation, or its address is held by someone else: the pools
+        # serve this client, as _choose offered.
         return self._assignable(subnet, address, client, now, bootp)
 
     async def commit(
@@ -320,26 +331,29 @@ class LeaseManager:
             offered = offer is not None and offer.client_key == client.key
             if not (owned or offered):
                 return None
-            # The record loses its owner, so no client is steered back to it.
+            # The record keeps the decliner for the audit trail, but a DECLINED
+            # record blocks everyone, its owner included, until probation ends.
             declined = Lease(
-                address=address, client_key=b"", hw_address=NO_OWNER, client_id=None,
+                address=address, client_key=client.key, hw_address=client.hw_address,
+                client_id=client.client_id,
                 subnet_id=lease.subnet_id if lease else (offer.subnet_id if offer else 0),
                 state=LeaseState.DECLINED, starts=now,
                 expires=now + self.decline_probation_time,
             )
-            await self.store.write(declined, now)
+            if not await self.store.write(declined, now):
+                log.error("decline_not_stored", address=str(address))
+                return None
             self._drop_offer_of(client.key)
-            if self._by_client.get(client.key) is lease:
-                del self._by_client[client.key]
-            self._by_address[address] = declined
+            self._index(declined)
             return declined
 
-    async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease:
+    async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease | None:
         async with self._address_locks.hold(lease.address):
+            if self._by_address.get(lease.address) is not lease:
+                return None  # changed meanwhile (renewed, declined): leave it be
             ended = replace(lease, state=state, expires=min(lease.expires, now))
             await self.store.write(ended, now)
-            if self._by_address.get(lease.address) is lease:
-                self._index(ended)
+            self._index(ended)
             self._note_reusable(lease.address)
             return ended
 
@@ -358,9 +372,10 @@ class LeaseManager:
             offers_dropped += 1
         for lease in list(self._by_address.values()):
             if lease.state is LeaseState.ACTIVE and lease.expires <= now:
-                await self._end_lease(lease, LeaseState.EXPIRED, now)
-                log.info("lease_expired", address=str(lease.address), client=str(lease.hw_address))
-                expired += 1
+                if await self._end_lease(lease, LeaseState.EXPIRED, now) is not None:
+                    log.info("lease_expired", address=str(lease.address),
+                             client=str(lease.hw_address))
+                    expired += 1
             elif (lease.state is LeaseState.DECLINED and lease.expires <= now) or \
                     (lease.state in (LeaseState.RELEASED, LeaseState.EXPIRED) and \
                     lease.expires + self.hold_reclaimed_time <= now):
@@ -386,7 +401,12 @@ class LeaseManager:
                 self._by_client.get(old.client_key) is old:
             del self._by_client[old.client_key]
         self._by_address[lease.address] = lease
-        if lease.client_key:
+        if lease.state is LeaseState.DECLINED:
+            # No affinity to a declined address: its client is not steered back.
+            current = self._by_client.get(lease.client_key)
+            if current is not None and current.address == lease.address:
+                del self._by_client[lease.client_key]
+        elif lease.client_key:
             current = self._by_client.get(lease.client_key)
             # Keep the client's best record: an active lease beats an ended one.
             if current is None or current.address == lease.address or \

@@ -28,11 +28,12 @@ async def handle_discover(ex: Exchange) -> Outcome:
     if subnet.rapid_commit and optional(ex.request, RAPID_COMMIT):
         # RFC 4039 section 4: commit now and answer with an ACK carrying option 80.
         result = await leases.commit(ex.client, subnet, offer.address, lease_time, ex.now)
-        if result.outcome is not CommitOutcome.REFUSED:
-            log.info("lease_committed", address=str(offer.address), rapid_commit=True,
-                     outcome=result.outcome.value)
-            return Outcome(build_reply(
-                ex, MessageType.ACK, offer.address, lease_time, reservation,
-                extra=((int(OptionCode.RAPID_COMMIT), b""),),
-            ))
+        if result.outcome is CommitOutcome.REFUSED:
+            return Outcome.dropped(DropReason.NOADDRESS, f"rapid commit: {result.reason}")
+        log.info("lease_committed", address=str(offer.address), rapid_commit=True,
+                 outcome=result.outcome.value)
+        return Outcome(build_reply(
+            ex, MessageType.ACK, offer.address, lease_time, reservation,
+            extra=((int(OptionCode.RAPID_COMMIT), b""),),
+        ))
     return Outcome(build_reply(ex, MessageType.OFFER, offer.address, lease_time, reservation))

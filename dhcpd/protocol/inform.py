@@ -17,4 +17,5 @@ async def handle_inform(ex: Exchange) -> Outcome:
     if ex.subnet is None:
         return Outcome.dropped(DropReason.NO_SUBNETS, "INFORM from a network we do not serve")
     # No lease time, no yiaddr; the reply goes to ciaddr (table 3, section 4.3.5).
-    return Outcome(build_reply(ex, MessageType.ACK, ZERO, None, keep_ciaddr=True))
+    reservation = ex.env.leases.reservation_for(ex.subnet, ex.client)
+    return Outcome(build_reply(ex, MessageType.ACK, ZERO, None, reservation, keep_ciaddr=True))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from dhcpd.config import Reservation, Subnet
+from dhcpd.config.options import OptionBundle
 from dhcpd.leases import INFINITE
 from dhcpd.wire import (
     BOOTREPLY,
-    HOST_NAME,
     LEASE_TIME,
     MESSAGE,
     MESSAGE_TYPE,
@@ -69,16 +69,10 @@ def base_reply(ex: Exchange, yiaddr: IPv4Address, keep_ciaddr: bool) -> DhcpMess
 
 def configured_options(
     ex: Exchange, subnet: Subnet | None, reservation: Reservation | None
-) -> dict[int, bytes]:
-    """Global, then subnet, then reservation options: the most specific wins."""
-    options = dict(ex.env.config.options)
-    if subnet is not None:
-        options.update(subnet.options)
-    if reservation is not None:
-        options.update(reservation.options)
-        if reservation.hostname:
-            options.setdefault(int(OptionCode.HOST_NAME), reservation.hostname.encode())
-    return options
+) -> OptionBundle:
+    """Global, then subnet (merged at load time), then reservation: the most specific wins."""
+    options = subnet.options if subnet is not None else ex.env.config.options
+    return options.overlay(reservation.options) if reservation is not None else options
 
 
 def build_reply(
@@ -97,16 +91,16 @@ def build_reply(
         options.set(MESSAGE_TYPE, reply_type)
         options.set(SERVER_ID, ex.server_id)
     configured = configured_options(ex, ex.subnet, reservation)
+    values = configured.values
     # RFC 2132 section 9.8: the options the client asked for, in its order.
     requested = optional(ex.request, PARAMETER_REQUEST_LIST) or ()
     if reply_type is None:
         # BOOTP has no parameter request list: give it everything configured.
-        requested = tuple(configured)
+        requested = tuple(values)
     for code in requested:
-        if code in configured and code not in options:
-            options.set_raw(code, configured[code])
-    if reservation is not None and reservation.hostname and HOST_NAME.code in requested:
-        options.set(HOST_NAME, reservation.hostname)
+        payload = values.get(code)
+        if payload is not None and code not in options:
+            options.set_raw(code, payload)
     # Then what every lease reply carries (RFC 2131 section 4.3.1 and table 3).
     if lease_time is not None and reply_type is not None:
         options.set(LEASE_TIME, lease_time)
@@ -118,9 +112,9 @@ def build_reply(
         options.set(SUBNET_MASK, ex.subnet.network.netmask)
     for code, payload in extra:
         options.set_raw(code, payload)
-    for custom in _always_send(ex):
-        if custom[0] not in options:
-            options.set_raw(*custom)
+    for code in configured.always_send:
+        if code not in options:
+            options.set_raw(code, values[code])
     _echo_relay_info(ex, options)
     return _addressed(ex, message, reply_type, yiaddr)
 
@@ -136,28 +130,6 @@ def build_nak(ex: Exchange, reason: str) -> Reply:
         # RFC 2131 section 4.3.2: the relay must broadcast the NAK to the client.
         message.flags |= 0x8000
     return _addressed(ex, message, MessageType.NAK, ZERO)
-
-
-def _always_send(ex: Exchange) -> list[tuple[int, bytes]]:
-    sources = [ex.env.config.source.options]
-    subnet_index = _subnet_index(ex)
-    if subnet_index is not None:
-        sources.append(ex.env.config.source.subnets[subnet_index].options)
-    found: dict[int, bytes] = {}
-    for option_set in sources:
-        for custom in option_set.custom:
-            if custom.always_send:
-                found[custom.code] = custom.payload()
-    return list(found.items())
-
-
-def _subnet_index(ex: Exchange) -> int | None:
-    if ex.subnet is None:
-        return None
-    for index, subnet in enumerate(ex.env.config.subnets):
-        if subnet.id == ex.subnet.id:
-            return index
-    return None
 
 
 def _echo_relay_info(ex: Exchange, options: Options) -> None:

@@ -11,7 +11,6 @@ from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
 
 from .exchange import Exchange, optional
 from .reply import build_nak, build_reply, lease_time_for
-from .selection import subnet_containing
 from .types import DropReason, Outcome
 
 log = structlog.get_logger("dhcpd.protocol")
@@ -62,11 +61,9 @@ async def _renewing_or_rebinding(ex: Exchange) -> Outcome:
     """Extend the lease at ciaddr; the reply goes to ciaddr (section 4.1)."""
     address = ex.request.ciaddr
     state = "renewing" if ex.ctx.unicast else "rebinding"
-    subnet = ex.subnet or subnet_containing(ex.env.config.subnets, address)
-    if subnet is None or address not in subnet.network:
-        if state == "rebinding":
-            return Outcome.dropped(DropReason.NO_SUBNETS, "REBINDING for a network we do not serve")
-        return _nak(ex, address, "address is not on this network")
+    if ex.subnet is None or address not in ex.subnet.network:
+        # Not an address of ours to judge: another server may own that network.
+        return Outcome.dropped(DropReason.NO_SUBNETS, f"{state} for {address}: not our network")
     return await _commit(ex, address, state)
 
 

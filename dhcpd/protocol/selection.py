@@ -46,12 +46,14 @@ def select_subnet(
         if found is not None:
             return found
         return next((s for s in subnets if request.giaddr in s.relay_addresses), None)
-    # Directly attached: a configured interface wins, then our address on it,
-    # then the client's own address (a unicast renewal).
+    # A client with an address (unicast RENEWING, INFORM) may sit behind a
+    # relay although this packet came straight to us: its address decides.
+    if request.ciaddr != ZERO:
+        found = subnet_containing(subnets, request.ciaddr)
+        if found is not None:
+            return found
+    # Directly attached: a configured interface wins, then our address on it.
     for subnet in subnets:
         if subnet.interface is not None and subnet.interface == ctx.interface:
             return subnet
-    found = subnet_containing(subnets, ctx.local_address)
-    if found is None and request.ciaddr != ZERO:
-        found = subnet_containing(subnets, request.ciaddr)
-    return found
+    return subnet_containing(subnets, ctx.local_address)

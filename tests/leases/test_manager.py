@@ -148,3 +148,59 @@ async def test_locks_are_dropped_when_unused() -> None:
     for n in range(1, 6):
         await manager.offer(client(n), SUBNET, None, NOW)
     assert len(manager._client_locks) == 0
+
+
+async def test_decline_of_an_acked_lease_is_stored_and_survives_restart(tmp_path: Path) -> None:
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path)
+    await store.open()
+    manager = LeaseManager(store, SUBNETS, decline_probation_time=600)
+    address = IPv4Address("192.0.2.100")
+    await manager.commit(client(1), SUBNET, address, 3600, NOW)
+    assert await manager.decline(client(1), address, NOW) is not None
+    await store.close()
+
+    store = SqliteLeaseStore(path)
+    await store.open()
+    restarted = LeaseManager(store, SUBNETS, decline_probation_time=600)
+    await restarted.load()
+    record = restarted.lease_at(address)
+    assert record is not None and record.state is LeaseState.DECLINED
+    # Nobody, the decliner included, is given the address during probation.
+    for n in (1, 2):
+        offer = await restarted.offer(client(n), SUBNET, address, NOW + 10)
+        assert offer is not None and offer.address != address
+        refused = await restarted.commit(client(n), SUBNET, address, 60, NOW + 10)
+        assert refused.outcome is CommitOutcome.REFUSED
+    await store.close()
+
+
+async def test_reserved_client_whose_address_is_taken_is_served_from_the_pool() -> None:
+    from dhcpd.config import Reservation
+
+    manager = LeaseManager(MemoryLeaseStore(), SUBNETS)
+    reservation: Reservation = SUBNET.reservations[0]
+    assert reservation.hw_address is not None
+    squatter = client(9)
+    await manager.commit(squatter, SUBNET, IPv4Address("192.0.2.100"), 60, NOW)
+    # Someone holds the reserved address (say, leased before the reservation).
+    manager._index(Lease(reservation.address, squatter.key, squatter.hw_address, None, 1,
+                         LeaseState.ACTIVE, NOW, NOW + 3600))
+    owner = Client(client_key(None, reservation.hw_address), reservation.hw_address, None)
+    offer = await manager.offer(owner, SUBNET, None, NOW)
+    assert offer is not None and offer.address != reservation.address
+    result = await manager.commit(owner, SUBNET, offer.address, 60, NOW)
+    assert result.outcome is CommitOutcome.NEW
+
+
+async def test_reclaiming_a_lease_renewed_meanwhile_leaves_the_renewal() -> None:
+    store = MemoryLeaseStore()
+    manager = LeaseManager(store, SUBNETS)
+    address = IPv4Address("192.0.2.100")
+    first = await manager.commit(client(1), SUBNET, address, 60, NOW)
+    assert first.lease is not None
+    await manager.commit(client(1), SUBNET, address, 60, NOW + 50)  # renewed
+    # The reclaimer acts on the record it read before the renewal.
+    assert await manager._end_lease(first.lease, LeaseState.EXPIRED, NOW + 61) is None
+    current = store.records[address]
+    assert current.state is LeaseState.ACTIVE and current.expires == NOW + 110

@@ -232,3 +232,14 @@ def test_sighup_reloads_and_a_bad_config_keeps_the_old_one(
     rejected = daemon.wait_for_event("reload_rejected", 5)
     assert any("subnets[0].pools[0].range" in error for error in rejected["errors"])
     assert IPv4Address("127.0.2.10") <= dora(relay, 2) <= IPv4Address("127.0.2.20")
+
+
+def test_sighup_refuses_a_port_change_that_needs_a_restart(
+    tmp_path: Path, port: int, daemon: Daemon, relay: Relay
+) -> None:
+    config = tmp_path / "dhcpd.yaml"
+    config.write_text(config.read_text().replace(f"port: {port}\n", f"port: {port + 2}\n", 1))
+    daemon.signal(signal.SIGHUP)
+    rejected = daemon.wait_for_event("reload_rejected", 5)
+    assert any("server.port" in error for error in rejected["errors"])
+    assert dora(relay, 1) is not None  # still serving on the old port

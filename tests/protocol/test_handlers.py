@@ -344,3 +344,51 @@ async def test_offered_address_is_held_then_released_after_hold_time() -> None:
     # Fill the never-used addresses; the expired offer's address comes back.
     got = {await h.dora(n) for n in range(3, 13)}
     assert held in got
+
+
+async def test_relayed_client_renewing_by_unicast_is_acked_by_its_ciaddr_subnet() -> None:
+    h = Harness()
+    leased = (await h.send(request(MessageType.DISCOVER, 3, giaddr=RELAY))).reply
+    assert leased is not None
+    address = leased.message.yiaddr
+    ack = await h.send(request(
+        MessageType.REQUEST, 3, giaddr=RELAY, requested=address, server_id=SERVER_ADDRESS
+    ))
+    assert ack.reply is not None and ack.reply.message.message_type is MessageType.ACK
+    # The renewal comes straight to our interface address (in the other subnet).
+    renew = await h.send(request(MessageType.REQUEST, 3, ciaddr=address), unicast=True,
+                         source=str(address))
+    assert renew.reply is not None
+    assert renew.reply.message.message_type is MessageType.ACK
+    assert renew.reply.destination.address == address
+
+
+async def test_renewing_an_address_of_a_network_we_do_not_serve_is_ignored() -> None:
+    h = Harness()
+    outcome = await h.send(request(MessageType.REQUEST, ciaddr=IPv4Address("203.0.113.7")),
+                           unicast=True)
+    assert outcome.reply is None
+    assert outcome.drop is DropReason.NO_SUBNETS
+
+
+async def test_inform_from_a_reserved_client_gets_its_reservation_options() -> None:
+    h = Harness()
+    outcome = await h.send(request(MessageType.INFORM, 0x10, ciaddr=IPv4Address("192.0.2.10"),
+                                   prl=(3, 12)), unicast=True)
+    assert outcome.reply is not None
+    assert outcome.reply.message.options.get_raw(12) == b"printer"
+
+
+async def test_always_send_option_is_sent_unrequested() -> None:
+    from tests.factories import BASE_CONFIG
+
+    text = BASE_CONFIG.replace(
+        "options:\n  domain_name_servers: [192.0.2.53]",
+        "options:\n  domain_name_servers: [192.0.2.53]\n"
+        "  custom: [{code: 252, text: 'http://wpad.test/wpad.dat', always_send: true}]",
+    )
+    h = Harness(text)
+    outcome = await h.send(request(MessageType.DISCOVER, prl=(1, 3)))
+    assert outcome.reply is not None
+    assert outcome.reply.message.options.get_raw(252) == b"http://wpad.test/wpad.dat"
+    assert DOMAIN_NAME_SERVER.code not in outcome.reply.message.options

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from ipaddress import IPv4Address
 
-from ..model import Lease
+from ..model import Lease, LeaseState
 
 
 class LeaseStore(ABC):
@@ -31,9 +31,9 @@ class LeaseStore(ABC):
     async def write(self, lease: Lease, now: float) -> bool:
         """Durably store `lease`; return only once it is committed.
 
-        Returns False, writing nothing, when the address is held by another
-        client (a record of another client that is ACTIVE or DECLINED and not
-        yet expired at `now`).
+        Returns False, writing nothing, when the address is held: a record of
+        another client that is ACTIVE and not yet expired at `now`, or any
+        DECLINED record still on probation (see `may_overwrite`).
         """
 
     @abstractmethod
@@ -47,8 +47,10 @@ class LeaseStore(ABC):
 
 def may_overwrite(existing: Lease | None, new: Lease, now: float) -> bool:
     """The conditional-write rule every store applies."""
+    # The owner may rewrite its own record, except a DECLINED one: a declined
+    # address stays out of use for everyone until its probation ends.
     return (
         existing is None
-        or existing.client_key == new.client_key
         or not existing.blocks_address(now)
+        or (existing.client_key == new.client_key and existing.state is not LeaseState.DECLINED)
     )

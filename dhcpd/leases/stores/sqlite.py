@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 # The conditional upsert: overwrite only our own record or one that no longer
-# holds the address (see LeaseStore.write). ACTIVE = 0, DECLINED = 3.
+# holds the address (see may_overwrite in base.py). ACTIVE = 0, DECLINED = 3.
 UPSERT = """
 INSERT INTO leases (address, client_key, htype, hw_address, client_id, subnet_id,
                     state, starts, expires, hostname)
@@ -56,9 +56,9 @@ ON CONFLICT (address) DO UPDATE SET
     hw_address = excluded.hw_address, client_id = excluded.client_id,
     subnet_id = excluded.subnet_id, state = excluded.state, starts = excluded.starts,
     expires = excluded.expires, hostname = excluded.hostname
-WHERE leases.client_key = excluded.client_key
-   OR leases.state NOT IN (0, 3)
+WHERE leases.state NOT IN (0, 3)
    OR leases.expires <= ?
+   OR (leases.client_key = excluded.client_key AND leases.state != 3)
 """
 
 COLUMNS = "address, client_key, htype, hw_address, client_id, subnet_id, state, starts, " \
