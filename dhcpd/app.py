@@ -16,25 +16,26 @@ from dhcpd.config.models import SqliteStoreSettings
 from dhcpd.errors import ConfigError
 from dhcpd.leases import LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
-from dhcpd.logsetup import configure_logging
+from dhcpd.logsetup import configure_logging, get_logger
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
-from dhcpd.wire import DhcpMessage, MalformedPacket
+from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
+from dhcpd.workqueue import WorkQueue
 
-log = structlog.get_logger("dhcpd")
+log = get_logger("dhcpd")
 
 SHUTDOWN_DEADLINE = 5.0  # seconds to finish the exchanges in flight at SIGTERM
+OVERLOAD_LOG_INTERVAL = 5.0  # seconds between queue_full warnings
 # Settings bound into sockets at start: a reload cannot change them.
 RESTART_ONLY = ("interfaces", "listen_address", "port", "client_port", "unicast_via_arp",
-                "workers", "queue_size")
+                "workers", "queue_size", "max_queue_delay")
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    data: bytes
+    request: DhcpMessage
     ctx: ReceiveContext
-    at: float  # monotonic time of arrival
 
 
 def make_store(config: RuntimeConfig) -> LeaseStore:
@@ -59,12 +60,13 @@ class DhcpServer:
             hold_reclaimed_time=server.hold_reclaimed_time,
         )
         self.protocol = DhcpProtocol(self.leases, config)
-        self.queue: asyncio.Queue[Received] = asyncio.Queue(maxsize=server.queue_size)
+        self.queue: WorkQueue[Received] = WorkQueue(server.queue_size, server.max_queue_delay)
         self.endpoint = UdpEndpoint(
             server.interfaces, server.listen_address, server.port, self._enqueue,
             use_arp=server.unicast_via_arp,
         )
         self.shutdown = asyncio.Event()
+        self._overload_logged = 0.0
         self.ready = asyncio.Event()
 
     # --- lifecycle --------------------------------------------------------------
@@ -87,7 +89,7 @@ class DhcpServer:
                 ]
                 reclaimer = group.create_task(self._reclaimer(), name="reclaimer")
                 await self.shutdown.wait()
-                log.info("server_stopping", queued=self.queue.qsize())
+                log.info("server_stopping", queued=len(self.queue))
                 self.endpoint.close()  # stop taking packets; finish what is queued
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.queue.join(), SHUTDOWN_DEADLINE)
@@ -149,35 +151,42 @@ class DhcpServer:
     # --- the packet path ----------------------------------------------------------
 
     def _enqueue(self, data: bytes, ctx: ReceiveContext) -> None:
+        """Called by the transport for each datagram: parse, count, queue."""
         try:
-            self.queue.put_nowait(Received(data, ctx, time.monotonic()))
-        except asyncio.QueueFull:
+            request = DhcpMessage.parse(data)
+            kind = request.message_type
+        except MalformedPacket as exc:
+            self._drop(DropReason.INVALID, f"malformed packet: {exc}", ctx)
+            return
+        self.stats.received[kind.name if kind is not None else "BOOTP"] += 1
+        urgent = kind is not None and kind is not MessageType.DISCOVER
+        if not self.queue.put(Received(request, ctx), urgent):
+            # Counted, and logged at most every few seconds: under overload a
+            # line per packet would only add to the load.
             self.stats.dropped[DropReason.NOMEM] += 1
+            now = time.monotonic()
+            if now - self._overload_logged > OVERLOAD_LOG_INTERVAL:
+                self._overload_logged = now
+                log.warning("queue_full", capacity=self.queue.capacity,
+                            dropped_total=self.stats.dropped[DropReason.NOMEM],
+                            expired_total=self.queue.expired)
 
     async def _worker(self) -> None:
         while True:
-            item = await self.queue.get()
+            queued = await self.queue.get()
+            if queued is None:
+                self.stats.dropped[DropReason.TIMEOUT] += 1
+                continue
+            item = queued.item
             try:
-                await self.process(item.data, item.ctx)
+                await self.process(item.request, item.ctx)
             except Exception:
                 self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
                 log.exception("packet_failed", interface=item.ctx.interface)
             finally:
-                self.queue.task_done()
+                self.queue.done()
 
-    async def process(self, data: bytes, ctx: ReceiveContext) -> None:
-        structlog.contextvars.clear_contextvars()
-        try:
-            request = DhcpMessage.parse(data)
-        except MalformedPacket as exc:
-            self._drop(DropReason.INVALID, f"malformed packet: {exc}", ctx, None)
-            return
-        try:
-            kind = request.message_type
-            kind_name = kind.name if kind is not None else "BOOTP"
-        except MalformedPacket:
-            kind_name = "INVALID"
-        self.stats.received[kind_name] += 1
+    async def process(self, request: DhcpMessage, ctx: ReceiveContext) -> None:
         # Every log line of this exchange names its client, xid and interface.
         structlog.contextvars.bind_contextvars(
             xid=f"{request.xid:#010x}", client=str(request.hw_address), interface=ctx.interface
@@ -185,7 +194,7 @@ class DhcpServer:
         outcome = await self.protocol.handle(request, ctx, time.time())
         if outcome.reply is None:
             if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
-                self._drop(outcome.drop, outcome.detail, ctx, request)
+                self._drop(outcome.drop, outcome.detail, ctx)
             return
         reply = outcome.reply
         payload, omitted = reply.message.encode_with_report(reply.max_size)
@@ -204,9 +213,7 @@ class DhcpServer:
             reply_type = reply.message.message_type
             self.stats.sent[reply_type.name if reply_type is not None else "BOOTREPLY"] += 1
 
-    def _drop(
-        self, reason: DropReason, detail: str, ctx: ReceiveContext, request: DhcpMessage | None
-    ) -> None:
+    def _drop(self, reason: DropReason, detail: str, ctx: ReceiveContext) -> None:
         self.stats.dropped[reason] += 1
         log.info(
             "packet_dropped",

@@ -32,7 +32,10 @@ class ServerSettings(_Strict):
     hold_reclaimed_time: Annotated[float, Field(ge=0)] = 3600.0
     rapid_commit: bool = False
     workers: Annotated[int, Field(ge=1, le=1024)] = 64
-    queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
+    # A packet that waited longer than this in the queue is dropped (TIMEOUT):
+    # its client has retransmitted or given up by then.
+    max_queue_delay: Annotated[float, Field(gt=0, le=60)] = 2.0
     unicast_via_arp: bool = True
 
 

@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-import structlog
-
 from dhcpd.config import Reservation, Subnet
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
 
 from .allocator import PoolAllocator
@@ -25,7 +24,7 @@ from .locks import KeyedLocks
 from .model import INFINITE, ClientKey, Lease, LeaseState
 from .stores import LeaseStore
 
-log = structlog.get_logger("dhcpd.leases")
+log = get_logger("dhcpd.leases")
 
 
 @dataclass(frozen=True, slots=True)

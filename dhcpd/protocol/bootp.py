@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import structlog
-
 from dhcpd.leases import INFINITE, CommitOutcome
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS
 
 from .exchange import Exchange, optional
 from .reply import build_reply
 from .types import DropReason, Outcome
 
-log = structlog.get_logger("dhcpd.protocol")
+log = get_logger("dhcpd.protocol")
 
 
 async def handle_bootp(ex: Exchange) -> Outcome:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import structlog
-
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID
 
 from .exchange import Exchange, optional
 from .types import DropReason, Outcome
 
-log = structlog.get_logger("dhcpd.protocol")
+log = get_logger("dhcpd.protocol")
 
 
 async def handle_decline(ex: Exchange) -> Outcome:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import structlog
-
 from dhcpd.leases import CommitOutcome
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import RAPID_COMMIT, REQUESTED_ADDRESS, MessageType, OptionCode
 
 from .exchange import Exchange, optional
 from .reply import build_reply, lease_time_for
 from .types import DropReason, Outcome
 
-log = structlog.get_logger("dhcpd.protocol")
+log = get_logger("dhcpd.protocol")
 
 
 async def handle_discover(ex: Exchange) -> Outcome:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-import structlog
-
 from dhcpd.leases import CommitOutcome
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
 
 from .exchange import Exchange, optional
 from .reply import build_nak, build_reply, lease_time_for
 from .types import DropReason, Outcome
 
-log = structlog.get_logger("dhcpd.protocol")
+log = get_logger("dhcpd.protocol")
 ZERO = IPv4Address(0)
 
 

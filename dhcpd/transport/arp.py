@@ -13,11 +13,10 @@ import socket
 import struct
 from ipaddress import IPv4Address
 
-import structlog
-
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
 
-log = structlog.get_logger("dhcpd.transport")
+log = get_logger("dhcpd.transport")
 
 SIOCSARP = 0x8955
 ATF_COM = 0x02  # a completed (resolved), non-permanent entry: it ages out by itself

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-import structlog
-
+from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
 from dhcpd.wire import HardwareAddress
 
 from .arp import ArpTable
 
-log = structlog.get_logger("dhcpd.transport")
+log = get_logger("dhcpd.transport")
 
 IN_PKTINFO = struct.Struct("=I4s4s")  # ipi_ifindex, ipi_spec_dst, ipi_addr
 # Linux value; the socket module has the name only from Python 3.12 on.
