@@ -161,11 +161,10 @@ class DhcpServer:
         self.stats.received[kind.name if kind is not None else "BOOTP"] += 1
         urgent = kind is not None and kind is not MessageType.DISCOVER
         if not self.queue.put(Received(request, ctx), urgent):
+            # Counted, and logged at most every few seconds: under overload a
+            # line per packet would only add to the load. Reading goes on, so
+            # that REQUESTs still reach the queue past the waiting DISCOVERs.
             self.stats.dropped[DropReason.NOMEM] += 1
-        if len(self.queue) >= self.queue.capacity:
-            # Backpressure: leave further datagrams to the kernel's socket
-            # buffer (which drops for free when full) until the workers catch up.
-            self.endpoint.pause()
             now = time.monotonic()
             if now - self._overload_logged > OVERLOAD_LOG_INTERVAL:
                 self._overload_logged = now
@@ -175,9 +174,6 @@ class DhcpServer:
     async def _worker(self) -> None:
         while True:
             queued = await self.queue.get()
-            if self.endpoint.paused and len(self.queue) <= self.queue.capacity // 2 and \
-                    not self.shutdown.is_set():
-                self.endpoint.resume()
             if queued is None:
                 self.stats.dropped[DropReason.TIMEOUT] += 1
                 continue

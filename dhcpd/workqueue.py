@@ -1,7 +1,8 @@
 """The bounded queue between the receive loop and the workers.
 
 Two lanes: packets that finish an exchange (REQUEST, RELEASE, DECLINE, INFORM)
-go before those that start one (DISCOVER, BOOTP). Under overload the server
+go before those that start one (DISCOVER, BOOTP), and when the queue is full
+an urgent packet takes the place of the oldest waiting DISCOVER. Under overload the server
 thus completes the exchanges it began instead of offering to ever more clients
 that it then cannot acknowledge, and a packet that waited longer than its
 client will (max_delay) is dropped unprocessed rather than answered too late.
@@ -40,8 +41,16 @@ class WorkQueue(Generic[T]):
         return len(self._urgent) + len(self._normal)
 
     def put(self, item: T, urgent: bool) -> bool:
-        """Queue `item`; False when the queue is full (the caller counts the drop)."""
+        """Queue `item`; False when a packet was dropped for want of room.
+
+        When full, an urgent item evicts the oldest normal one (and False is
+        returned for that loss); a normal item is refused.
+        """
         if len(self) >= self.capacity:
+            if not urgent or not self._normal:
+                return False
+            self._normal.popleft()
+            self._urgent.append(Queued(item, time.monotonic()))
             return False
         (self._urgent if urgent else self._normal).append(Queued(item, time.monotonic()))
         self._unfinished += 1

@@ -31,7 +31,7 @@ class ServerSettings(_Strict):
     reclaim_interval: Annotated[float, Field(gt=0)] = 10.0
     hold_reclaimed_time: Annotated[float, Field(ge=0)] = 3600.0
     rapid_commit: bool = False
-    workers: Annotated[int, Field(ge=1, le=1024)] = 64
+    workers: Annotated[int, Field(ge=1, le=1024)] = 256
     queue_size: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
     # A packet that waited longer than this in the queue is dropped (TIMEOUT):
     # its client has retransmitted or given up by then.

@@ -34,6 +34,19 @@ DRAIN_LIMIT = 256  # datagrams read per wake-up, so one busy socket cannot starv
 
 Deliver = Callable[[bytes, ReceiveContext], None]
 
+# Source addresses repeat (relays, renewing clients): parse each text form once.
+_ADDRESS_CACHE: dict[str, IPv4Address] = {}
+_ADDRESS_CACHE_LIMIT = 4096
+
+
+def _address_of(text: str) -> IPv4Address:
+    address = _ADDRESS_CACHE.get(text)
+    if address is None:
+        if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_LIMIT:
+            _ADDRESS_CACHE.clear()
+        address = _ADDRESS_CACHE[text] = IPv4Address(text)
+    return address
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -160,7 +173,7 @@ class UdpEndpoint:
                 interface=self.interface_name(ifindex),
                 ifindex=ifindex,
                 local_address=local,
-                source_address=IPv4Address(source[0]),
+                source_address=_address_of(source[0]),
                 source_port=source[1],
                 unicast=header_dst != BROADCAST and header_dst == local,
             )
@@ -178,12 +191,12 @@ class UdpEndpoint:
             # No way to reach an unconfigured client by unicast: broadcast instead.
             address = BROADCAST
         try:
+            target = (socket.inet_ntoa(address.packed), out.port)
             if out.ifindex and 0 in self._sockets and sock is self._sockets[0]:
                 pktinfo = IN_PKTINFO.pack(out.ifindex, out.source.packed, bytes(4))
-                sock.sendmsg([out.data], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)],
-                               0, (str(address), out.port))
+                sock.sendmsg([out.data], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)], 0, target)
             else:
-                sock.sendto(out.data, (str(address), out.port))
+                sock.sendto(out.data, target)
             return True
         except OSError as exc:
             self.send_errors += 1
