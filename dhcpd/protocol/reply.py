@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from ipaddress import IPv4Address
 
 from dhcpd.config import Reservation, Subnet
@@ -28,6 +29,8 @@ from .exchange import Exchange, optional
 from .types import Reply
 
 ZERO = IPv4Address(0)
+_U32 = struct.Struct("!I")
+_TYPE_BYTES = {kind: bytes((kind,)) for kind in MessageType}
 
 
 def lease_time_for(ex: Exchange, subnet: Subnet) -> int:
@@ -88,8 +91,9 @@ def build_reply(
     message = base_reply(ex, yiaddr, keep_ciaddr)
     options = message.options
     if reply_type is not None:
-        options.set(MESSAGE_TYPE, reply_type)
-        options.set(SERVER_ID, ex.server_id)
+        # Raw forms of the options every reply carries: this is the hot path.
+        options.set_raw(MESSAGE_TYPE.code, _TYPE_BYTES[reply_type])
+        options.set_raw(SERVER_ID.code, ex.server_id.packed)
     configured = configured_options(ex, ex.subnet, reservation)
     values = configured.values
     # RFC 2132 section 9.8: the options the client asked for, in its order.
@@ -103,13 +107,13 @@ def build_reply(
             options.set_raw(code, payload)
     # Then what every lease reply carries (RFC 2131 section 4.3.1 and table 3).
     if lease_time is not None and reply_type is not None:
-        options.set(LEASE_TIME, lease_time)
+        options.set_raw(LEASE_TIME.code, _U32.pack(lease_time))
         if lease_time < INFINITE and ex.subnet is not None:
             t1, t2 = timers_for(ex.subnet, lease_time)
-            options.set(RENEWAL_TIME, t1)
-            options.set(REBINDING_TIME, t2)
+            options.set_raw(RENEWAL_TIME.code, _U32.pack(t1))
+            options.set_raw(REBINDING_TIME.code, _U32.pack(t2))
     if ex.subnet is not None and SUBNET_MASK.code not in options:
-        options.set(SUBNET_MASK, ex.subnet.network.netmask)
+        options.set_raw(SUBNET_MASK.code, ex.subnet.network.netmask.packed)
     for code, payload in extra:
         options.set_raw(code, payload)
     for code in configured.always_send:
