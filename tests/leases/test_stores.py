@@ -126,3 +126,19 @@ async def test_sqlite_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     store = SqliteLeaseStore(path)
     with pytest.raises(LeaseStoreError):
         await store.open()
+
+
+async def test_sqlite_batch_with_one_refused_write_commits_the_others(tmp_path: Path) -> None:
+    store = SqliteLeaseStore(tmp_path / "leases.sqlite3", commit_delay_ms=20)
+    await store.open()
+    assert await store.write(lease(10, owner=1), NOW)
+    # One batch: client 2 tries client 1's address, the others are free.
+    results = await asyncio.gather(
+        store.write(lease(11), NOW), store.write(lease(10, owner=2), NOW),
+        store.write(lease(12), NOW),
+    )
+    loaded = {item.address: item for item in await store.load()}
+    await store.close()
+    assert results == [True, False, True]
+    assert loaded[IPv4Address("192.0.2.10")] == lease(10, owner=1)
+    assert IPv4Address("192.0.2.11") in loaded and IPv4Address("192.0.2.12") in loaded

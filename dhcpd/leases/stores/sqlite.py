@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS leases (
     expires     REAL    NOT NULL,
     hostname    TEXT
 );
-CREATE INDEX IF NOT EXISTS leases_by_client ON leases (client_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -215,20 +214,38 @@ class SqliteLeaseStore(LeaseStore):
             batch.append(job)
         return False
 
+    def _apply_all(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[bool]:
+        """Run the batch inside the open transaction; one result per job."""
+        if all(job.lease is not None for job in jobs):
+            # The usual batch, only writes: one executemany. If every row was
+            # written, done; if the store refused some, redo them one by one
+            # from a savepoint to learn which.
+            conn.execute("SAVEPOINT batch")
+            cursor = conn.executemany(
+                UPSERT, [_row(job.lease, job.now) for job in jobs if job.lease is not None]
+            )
+            if cursor.rowcount == len(jobs):
+                conn.execute("RELEASE batch")
+                return [True] * len(jobs)
+            conn.execute("ROLLBACK TO batch")
+            conn.execute("RELEASE batch")
+        results = []
+        for job in jobs:
+            if job.lease is not None:
+                cursor = conn.execute(UPSERT, _row(job.lease, job.now))
+                results.append(cursor.rowcount == 1)
+            else:
+                conn.execute("DELETE FROM leases WHERE address = ?", (int(job.address),))
+                results.append(True)
+        return results
+
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         started = time.perf_counter()
         results: list[bool] = []
         error: BaseException | None = None
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                if job.kind == "write":
-                    assert job.lease is not None
-                    cursor = conn.execute(UPSERT, _row(job.lease, job.now))
-                    results.append(cursor.rowcount == 1)
-                else:
-                    conn.execute("DELETE FROM leases WHERE address = ?", (int(job.address),))
-                    results.append(True)
+            results = self._apply_all(conn, jobs)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             error = exc
