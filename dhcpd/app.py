@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import structlog
 
 from dhcpd.config import RuntimeConfig, load_config
 from dhcpd.config.models import SqliteStoreSettings
+from dhcpd.control import Commands, ControlServer
 from dhcpd.errors import ConfigError
-from dhcpd.leases import LeaseManager
+from dhcpd.hooks.api import ClientKind, ControlCode, ControlEvent, DeleteClientEvent
+from dhcpd.hooks.setup import build_dispatcher
+from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
 from dhcpd.logsetup import configure_logging, get_logger
+from dhcpd.metrics import MetricsServer, make_registry
+from dhcpd.pipeline import PacketPipeline, Received
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.service import ServiceRuntime
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
 from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
@@ -29,13 +32,8 @@ SHUTDOWN_DEADLINE = 5.0  # seconds to finish the exchanges in flight at SIGTERM
 OVERLOAD_LOG_INTERVAL = 5.0  # seconds between queue_full warnings
 # Settings bound into sockets at start: a reload cannot change them.
 RESTART_ONLY = ("interfaces", "listen_address", "port", "client_port", "unicast_via_arp",
-                "workers", "queue_size", "max_queue_delay")
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    request: DhcpMessage
-    ctx: ReceiveContext
+                "workers", "queue_size", "max_queue_delay",
+                "user", "group", "health_socket")  # service: bound or dropped at start
 
 
 def make_store(config: RuntimeConfig) -> LeaseStore:
@@ -60,14 +58,30 @@ class DhcpServer:
             hold_reclaimed_time=server.hold_reclaimed_time,
         )
         self.protocol = DhcpProtocol(self.leases, config)
+        # The callout API: the active module's hooks, called by the pipeline and,
+        # for deletions, by the lease manager under its address lock.
+        self.callouts, _ = build_dispatcher(config.source.callouts)
+        self.leases.on_delete = self._delete_client
+        self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
         self.queue: WorkQueue[Received] = WorkQueue(server.queue_size, server.max_queue_delay)
         self.endpoint = UdpEndpoint(
             server.interfaces, server.listen_address, server.port, self._enqueue,
             use_arp=server.unicast_via_arp,
         )
         self.shutdown = asyncio.Event()
+        self._callout_reload: asyncio.Task[None] | None = None
         self._overload_logged = 0.0
         self.ready = asyncio.Event()
+        # systemd notify, health socket, privilege drop (dhcpd/service)
+        self.service = ServiceRuntime(config, lambda: len(self.leases.leases()))
+        # --- control API, metrics, paused state (dhcpd/control, dhcpd/metrics) ---
+        self.started = time.time()
+        self.paused = False  # changed only by pause() and continue_()
+        self.control_server = ControlServer(Commands(self), config.control) if (
+            config.control.socket is not None or config.control.tcp is not None) else None
+        self.metrics_server = MetricsServer(make_registry(self), config.metrics) \
+            if config.metrics is not None else None
+        # --- end control API ---
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -77,10 +91,14 @@ class DhcpServer:
         try:
             await self.leases.load()
             await self.leases.reclaim(time.time())
+            self._open_listeners()  # control socket, metrics: a clash stops the start here
             self.endpoint.open()
+            await self.service.start()  # health socket, then drop privileges
             self._install_signals()
             log.info("server_ready", subnets=len(self.config.subnets),
                      leases=len(self.leases.leases()))
+            self.service.ready(self._status())
+            await self.control(ControlCode.START)
             self.ready.set()
             async with asyncio.TaskGroup() as group:
                 workers = [
@@ -88,16 +106,23 @@ class DhcpServer:
                     for i in range(self.config.server.workers)
                 ]
                 reclaimer = group.create_task(self._reclaimer(), name="reclaimer")
+                service_tasks = self.service.create_tasks(group)  # watchdog, health
+                listeners = self._serve_listeners(group)  # control API, metrics
                 await self.shutdown.wait()
+                self.service.stopping()
                 log.info("server_stopping", queued=len(self.queue))
                 self.endpoint.close()  # stop taking packets; finish what is queued
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.queue.join(), SHUTDOWN_DEADLINE)
+                await self.control(ControlCode.STOP)  # before the callout is unloaded
+                self.callouts.close()
                 reclaimer.cancel()
-                for worker in workers:
-                    worker.cancel()
+                for task in [*workers, *service_tasks, *listeners]:
+                    task.cancel()
         finally:
             self.endpoint.close()
+            self._close_listeners()
+            self.service.close()
             await self.store.close()
             log.info("server_stopped", stats=self.stats.snapshot())
 
@@ -105,17 +130,35 @@ class DhcpServer:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.shutdown.set)
         loop.add_signal_handler(signal.SIGINT, self.shutdown.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, self._sighup)
+        loop.add_signal_handler(signal.SIGUSR1, self.pause)
+        loop.add_signal_handler(signal.SIGUSR2, self.continue_)
 
-    def reload(self) -> None:
-        """SIGHUP: re-read the configuration; a bad one is logged and the old one kept."""
+    # --- service: systemd is told about reloads (dhcpd/service) ---
+    def _sighup(self) -> list[str]:
+        self.service.reloading()
+        try:
+            return self.reload()
+        finally:
+            self.service.ready(self._status())  # also after a rejected reload
+
+    def _status(self) -> str:
+        return (f"serving {len(self.config.subnets)} subnet(s), "
+                f"{len(self.leases.leases())} lease(s)")
+    # --- end service ---
+
+    def reload(self) -> list[str]:
+        """SIGHUP: re-read the configuration; a bad one is logged and the old one kept.
+
+        Returns the reasons it was rejected (empty when it was applied).
+        """
         if self.config_path is None:
-            return
+            return ["the daemon was started without a configuration file"]
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
             log.error("reload_rejected", path=str(self.config_path), errors=exc.errors)
-            return
+            return exc.errors
         needs_restart = [
             f"server.{name}: changing it needs a restart (the sockets stay bound)"
             for name in RESTART_ONLY
@@ -124,9 +167,12 @@ class DhcpServer:
         if type(new.lease_store) is not type(self.config.lease_store) or \
                 new.lease_store != self.config.lease_store:
             needs_restart.append("lease_store: changing it needs a restart")
+        needs_restart += [f"{name}: changing it needs a restart (the listener stays bound)"
+                          for name in ("control", "metrics")
+                          if getattr(new, name) != getattr(self.config, name)]
         if needs_restart:
             log.error("reload_rejected", path=str(self.config_path), errors=needs_restart)
-            return
+            return needs_restart
         self.config = new
         configure_logging(new.logging.level, new.logging.format)
         self.leases.set_timers(
@@ -135,6 +181,66 @@ class DhcpServer:
         )
         self.protocol.reconfigure(new)
         log.info("config_reloaded", path=str(self.config_path), subnets=len(new.subnets))
+        # Callouts are reloaded too (Microsoft needs a restart): STOP, swap, START.
+        self._callout_reload = asyncio.get_running_loop().create_task(
+            self._reload_callouts(new)
+        )
+        return []
+
+    async def _reload_callouts(self, new: RuntimeConfig) -> None:
+        dispatcher, _ = build_dispatcher(new.source.callouts)
+        await self.control(ControlCode.STOP)
+        old, self.callouts = self.callouts, dispatcher
+        self.pipeline.callouts = dispatcher
+        old.close()
+        await self.control(ControlCode.START)
+        log.info("callouts_reloaded", module=dispatcher.module)
+
+    # --- paused state, control API and metrics listeners ---------------------------
+
+    def pause(self) -> bool:
+        """SIGUSR1 or `ctl pause`: packets are still read and counted, then dropped (PAUSED).
+
+        The one place the server is paused; False if it already was.
+        """
+        if self.paused:
+            return False
+        self.paused = True
+        log.warning("server_paused")
+        return True
+
+    def continue_(self) -> bool:
+        """SIGUSR2 or `ctl continue`: answer packets again; False if it was not paused."""
+        if not self.paused:
+            return False
+        self.paused = False
+        log.warning("server_continued")
+        return True
+
+    def reload_config(self) -> list[str]:
+        """`ctl reload`: the same as SIGHUP; the errors when it is rejected."""
+        return self._sighup()
+
+    def queued(self) -> int:
+        return len(self.queue)
+
+    def _open_listeners(self) -> None:
+        if self.control_server is not None:
+            self.control_server.open()
+        if self.metrics_server is not None:
+            self.metrics_server.open()
+
+    def _serve_listeners(self, group: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        return [group.create_task(server.serve(), name=name) for name, server in (
+            ("control", self.control_server), ("metrics", self.metrics_server))
+            if server is not None]
+
+    def _close_listeners(self) -> None:
+        for server in (self.control_server, self.metrics_server):
+            if server is not None:
+                server.close()
+
+    # --- end paused state, control API and metrics ----------------------------------
 
     async def _reclaimer(self) -> None:
         while True:
@@ -153,14 +259,22 @@ class DhcpServer:
     def _enqueue(self, data: bytes, ctx: ReceiveContext) -> None:
         """Called by the transport for each datagram: parse, count, queue."""
         try:
-            request = DhcpMessage.parse(data)
-            kind = request.message_type
+            request: DhcpMessage | None = DhcpMessage.parse(data)
+            kind = request.message_type if request is not None else None
         except MalformedPacket as exc:
-            self._drop(DropReason.INVALID, f"malformed packet: {exc}", ctx)
+            if not self.callouts.has("new_packet"):
+                self.pipeline.drop(DropReason.INVALID, f"malformed packet: {exc}", ctx)
+                return
+            request, kind = None, None  # new_packet may still replace it
+        self.stats.received[kind.name if kind is not None else
+                            "BOOTP" if request is not None else "INVALID"] += 1
+        if self.paused:  # counted, not answered; logged at debug only (no flood while paused)
+            self.stats.dropped[DropReason.PAUSED] += 1
+            log.debug("packet_dropped", reason="PAUSED", interface=ctx.interface,
+                      source=str(ctx.source_address))
             return
-        self.stats.received[kind.name if kind is not None else "BOOTP"] += 1
         urgent = kind is not None and kind is not MessageType.DISCOVER
-        if not self.queue.put(Received(request, ctx), urgent):
+        if not self.queue.put(Received(data, request, ctx), urgent):
             # Counted, and logged at most every few seconds: under overload a
             # line per packet would only add to the load. Reading goes on, so
             # that REQUESTs still reach the queue past the waiting DISCOVERs.
@@ -179,46 +293,27 @@ class DhcpServer:
                 continue
             item = queued.item
             try:
-                await self.process(item.request, item.ctx)
+                await self.pipeline.process(item)
             except Exception:
                 self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
                 log.exception("packet_failed", interface=item.ctx.interface)
             finally:
                 self.queue.done()
 
-    async def process(self, request: DhcpMessage, ctx: ReceiveContext) -> None:
-        # Every log line of this exchange names its client, xid and interface.
-        structlog.contextvars.bind_contextvars(
-            xid=f"{request.xid:#010x}", client=str(request.hw_address), interface=ctx.interface
-        )
-        outcome = await self.protocol.handle(request, ctx, time.time())
-        if outcome.reply is None:
-            if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
-                self._drop(outcome.drop, outcome.detail, ctx)
-            return
-        reply = outcome.reply
-        payload, omitted = reply.message.encode_with_report(reply.max_size)
-        if omitted:
-            log.warning("options_omitted", xid=hex(request.xid), codes=list(omitted))
-        sent = self.endpoint.send(Outgoing(
-            data=payload,
-            address=reply.destination.address,
-            port=reply.destination.port,
-            source=reply.source_address,
-            ifindex=ctx.ifindex,
-            interface=ctx.interface,
-            hw_address=reply.destination.hw_address,
-        ))
-        if sent:
-            reply_type = reply.message.message_type
-            self.stats.sent[reply_type.name if reply_type is not None else "BOOTREPLY"] += 1
+    def _send(self, out: Outgoing) -> bool:
+        return self.endpoint.send(out)
 
-    def _drop(self, reason: DropReason, detail: str, ctx: ReceiveContext) -> None:
-        self.stats.dropped[reason] += 1
-        log.info(
-            "packet_dropped",
-            reason=reason.name,
-            detail=detail,
-            interface=ctx.interface,
-            source=str(ctx.source_address),
-        )
+    async def _delete_client(self, lease: Lease) -> None:
+        """DeleteClient, directly before a record is deleted (address lock held)."""
+        if self.callouts.has("delete_client"):
+            await self.callouts.call("delete_client", DeleteClientEvent(
+                address=lease.address, hw_address=lease.hw_address.address,
+                hw_type=lease.hw_address.htype, client_id=lease.client_id,
+                client=ClientKind.BOOTP if lease.expires - lease.starts >= INFINITE
+                else ClientKind.DHCP,
+            ))
+
+    async def control(self, code: ControlCode) -> None:
+        """The Control hook: START, STOP, PAUSE, CONTINUE."""
+        if self.callouts.has("control"):
+            await self.callouts.call("control", ControlEvent(code))

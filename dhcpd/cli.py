@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("run_config", nargs="?", type=Path, metavar="CONFIG")
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("path", type=Path)
+    # `dhcpd ctl ...` is handed whole to dhcpd/control/client.py (see main).
+    ctl = sub.add_parser("ctl", add_help=False,
+                         help="talk to a running daemon: status, leases, pause, reload...")
+    ctl.add_argument("ctl_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -72,7 +76,16 @@ def run(config_path: Path, log_level: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ctl"]:  # the control client has its own options
+        from dhcpd.control.client import main as ctl_main
+
+        return ctl_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "ctl":
+        from dhcpd.control.client import main as ctl_main
+
+        return ctl_main(args.ctl_args)
     if args.command == "check-config":
         return check_config(args.path)
     path = args.config or getattr(args, "run_config", None)

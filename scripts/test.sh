@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-venv iproute2 isc-dhcp-client udhcpc busybox kea-admin tshark procps)
+DEBIAN_PACKAGES=(python3-venv iproute2 isc-dhcp-client udhcpc busybox kea-admin tshark procps
+                 systemd passwd)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()

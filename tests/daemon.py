@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,12 @@ READY_TIMEOUT = 15.0
 class Daemon:
     """`python -m dhcpd --config PATH`, its JSON log in a file, stopped by its PID."""
 
-    def __init__(self, config_path: Path, prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self, config_path: Path, prefix: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.config_path = config_path
+        self.extra_env = dict(env or {})  # added to (and overriding) our environment
         self.log_path = config_path.with_suffix(".log")
         self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", NS]
         self.process: subprocess.Popen[bytes] | None = None
@@ -32,7 +36,7 @@ class Daemon:
     def start(self, wait_ready: bool = True) -> Daemon:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.extra_env)
         self.process = subprocess.Popen(
             [*self.prefix, sys.executable, "-m", "dhcpd", "--config", str(self.config_path),
              "--log-level", "debug"],

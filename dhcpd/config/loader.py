@@ -91,6 +91,8 @@ def build_runtime(model: DhcpdConfig, source: str = "<model>") -> RuntimeConfig:
         options=global_options,
         subnets=tuple(subnets),
         source=model,
+        control=model.control,
+        metrics=model.metrics,
     )
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dhcpd.hooks.api import HOOK_NAMES
+
 INFINITE_LEASE = 0xFFFFFFFF
 
 
@@ -37,6 +39,40 @@ class ServerSettings(_Strict):
     # its client has retransmitted or given up by then.
     max_queue_delay: Annotated[float, Field(gt=0, le=60)] = 2.0
     unicast_via_arp: bool = True
+    # --- running as a service (docs/operations.md) ---
+    user: str | None = Field(
+        default=None, description="Started as root: switch to this user once bound."
+    )
+    group: str | None = Field(default=None, description="Default: the user's primary group.")
+    health_socket: Path | None = Field(
+        default=None, description="Unix socket answering one JSON status line; none = off."
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _known_user(cls, value: str | None) -> str | None:
+        from dhcpd.service.privileges import resolve_user
+
+        if value is not None:
+            resolve_user(value)  # ValueError: no such user
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _known_group(cls, value: str | None) -> str | None:
+        from dhcpd.service.privileges import resolve_group
+
+        if value is not None:
+            resolve_group(value)
+        return value
+
+    @model_validator(mode="after")
+    def _group_needs_user(self) -> ServerSettings:
+        if self.group is not None and self.user is None:
+            raise ValueError("'group' is set but 'user' is not (the group is used to "
+                             "drop privileges, which needs a user)")
+        return self
+    # --- end running as a service ---
 
 
 class SqliteStoreSettings(_Strict):
@@ -160,9 +196,83 @@ class SubnetSettings(_Strict):
     reservations: list[ReservationSettings] = Field(default_factory=list)
 
 
+# --- control API and metrics (docs/control.md) ---------------------------------
+
+
+class ControlTcpSettings(_Strict):
+    """The optional TCP control listener: only with a token, and on loopback by default."""
+
+    address: IPv4Address = IPv4Address("127.0.0.1")
+    port: Annotated[int, Field(ge=1, le=65535)]
+    token: Annotated[str, Field(min_length=16)] = Field(
+        description="Shared secret every TCP request must carry (at least 16 characters).",
+    )
+
+
+class ControlSettings(_Strict):
+    socket: Path | None = Field(
+        default=None, description="Unix socket of the control API; none = no control socket."
+    )
+    socket_mode: Annotated[int, Field(ge=0, le=0o777)] = 0o660
+    tcp: ControlTcpSettings | None = None
+
+    @field_validator("socket_mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        # YAML reads 0660 as octal already; "0660" and "0o660" are read as octal too.
+        if isinstance(value, str):
+            try:
+                return int(value.removeprefix("0o"), 8)
+            except ValueError:
+                raise ValueError(f"'{value}' is not an octal file mode") from None
+        return value
+
+
+class MetricsSettings(_Strict):
+    address: IPv4Address = IPv4Address("127.0.0.1")
+    port: Annotated[int, Field(ge=1, le=65535)] = 9267
+
+# --- end control API and metrics -----------------------------------------------
+
+
+class CalloutSettings(_Strict):
+    """The callout API's registry values (CalloutEnabled, CalloutDlls) and our extras."""
+
+    enabled: bool = False
+    modules: list[str] = Field(
+        default_factory=list, description="Paths to .py files or dotted module names."
+    )
+    # Per-module settings, keyed by the module entry exactly as in `modules`.
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Seconds per hook (by slot name, or "default").
+    deadlines: dict[str, Annotated[float, Field(gt=0, le=300)]] = Field(default_factory=dict)
+    # What a missed deadline does to the packet: continue, or drop (TIMEOUT).
+    on_timeout: dict[str, Literal["continue", "drop"]] = Field(default_factory=dict)
+    # Consecutive failures or timeouts after which a hook is quarantined.
+    quarantine_after: Annotated[int, Field(ge=0, le=1_000_000)] = 5
+    thread_workers: Annotated[int, Field(ge=1, le=256)] = 8
+
+    @model_validator(mode="after")
+    def _known_names(self) -> CalloutSettings:
+        allowed = {*HOOK_NAMES, "default"}
+        for field_name in ("deadlines", "on_timeout"):
+            for key in getattr(self, field_name):
+                if key not in allowed:
+                    raise ValueError(
+                        f"{field_name}: unknown hook {key!r} (one of: {', '.join(sorted(allowed))})"
+                    )
+        for key in self.settings:
+            if key not in self.modules:
+                raise ValueError(f"settings: {key!r} is not one of the configured modules")
+        return self
+
+
 class DhcpdConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     lease_store: StoreSettings = Field(default_factory=SqliteStoreSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     options: OptionSet = Field(default_factory=OptionSet)
     subnets: list[SubnetSettings] = Field(default_factory=list)
+    callouts: CalloutSettings = Field(default_factory=CalloutSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    metrics: MetricsSettings | None = None  # none: no metrics endpoint

@@ -7,7 +7,14 @@ from ipaddress import IPv4Address, IPv4Network
 
 from dhcpd.wire import HardwareAddress
 
-from .models import DhcpdConfig, LoggingSettings, ServerSettings, StoreSettings
+from .models import (
+    ControlSettings,
+    DhcpdConfig,
+    LoggingSettings,
+    MetricsSettings,
+    ServerSettings,
+    StoreSettings,
+)
 from .options import OptionBundle
 
 
@@ -66,3 +73,5 @@ class RuntimeConfig:
     options: OptionBundle
     subnets: tuple[Subnet, ...]
     source: DhcpdConfig
+    control: ControlSettings = field(default_factory=ControlSettings)
+    metrics: MetricsSettings | None = None

@@ -10,8 +10,10 @@ another's slow work (a store commit, later a callout).
 
 from __future__ import annotations
 
+import bisect
 import enum
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
@@ -56,6 +58,14 @@ class CommitResult:
     outcome: CommitOutcome
     lease: Lease | None
     reason: str = ""
+    proceed: bool = True  # False: the under-lock hook asked to drop the reply
+
+
+# Called with the locks still held (the callout API's AddressOffer/AddressDel/
+# DeleteClient run there). A commit hook gets (lease, renewed) and says
+# whether to go on with the reply.
+CommitHook = Callable[[Lease, bool], Awaitable[bool]]
+LeaseHook = Callable[[Lease], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +81,12 @@ class PoolUsage:
     first: IPv4Address
     last: IPv4Address
     size: int
-    active: int
+    active: int  # ACTIVE leases not yet ended
+    declined: int = 0  # DECLINED addresses still on probation
+
+    @property
+    def free(self) -> int:
+        return self.size - self.active - self.declined
 
 
 class LeaseManager:
@@ -96,6 +111,8 @@ class LeaseManager:
         self._subnets: dict[int, Subnet] = {}
         self._allocators: dict[int, list[PoolAllocator]] = {}
         self._reserved: dict[IPv4Address, Reservation] = {}
+        # Called under the address lock directly before a record is deleted.
+        self.on_delete: LeaseHook | None = None
         self.set_subnets(subnets)
 
     # --- configuration and start-up ----------------------------------------
@@ -130,6 +147,10 @@ class LeaseManager:
 
     # --- lookups (no lock: synchronous reads of the index) ------------------
 
+    def client_lock(self, key: ClientKey) -> AbstractAsyncContextManager[None]:
+        """The client's lock, for work that must not interleave with its exchanges."""
+        return self._client_locks.hold(key)
+
     def lease_of_client(self, key: ClientKey) -> Lease | None:
         return self._by_client.get(key)
 
@@ -159,15 +180,24 @@ class LeaseManager:
         return offer is None or offer.expires <= now or offer.client_key == key
 
     def usage(self, now: float) -> list[PoolUsage]:
-        result = []
-        for subnet in self._subnets.values():
-            for pool in subnet.pools:
-                active = sum(
-                    1 for lease in self._by_address.values()
-                    if lease.address in pool and lease.blocks_address(now)
-                )
-                result.append(PoolUsage(subnet.id, pool.first, pool.last, pool.size, active))
-        return result
+        """Per pool: addresses leased and declined right now (one pass over the index)."""
+        pools = [(s.id, p) for s in self._subnets.values() for p in s.pools]
+        order = sorted(range(len(pools)), key=lambda i: int(pools[i][1].first))
+        starts = [int(pools[i][1].first) for i in order]
+        active = [0] * len(pools)
+        declined = [0] * len(pools)
+        for lease in self._by_address.values():
+            if not lease.blocks_address(now):
+                continue
+            position = bisect.bisect_right(starts, int(lease.address)) - 1
+            if position < 0 or lease.address not in pools[order[position]][1]:
+                continue
+            counts = declined if lease.state is LeaseState.DECLINED else active
+            counts[order[position]] += 1
+        return [
+            PoolUsage(subnet_id, pool.first, pool.last, pool.size, active[i], declined[i])
+            for i, (subnet_id, pool) in enumerate(pools)
+        ]
 
     # --- DHCPDISCOVER ---------------------------------------------------------
 
@@ -271,6 +301,7 @@ class LeaseManager:
         lease_time: int,
         now: float,
         bootp: bool = False,
+        under_lock: CommitHook | None = None,
     ) -> CommitResult:
         """Make `address` the client's lease and store it durably before returning."""
         async with self._client_locks.hold(client.key), self._address_locks.hold(address):
@@ -301,10 +332,12 @@ class LeaseManager:
             if not written:
                 await self._refresh(address)
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
+            proceed = await under_lock(lease, renewed) if under_lock is not None else True
         if previous is not None and previous.address != address and previous.is_active(now):
             # The client moved to a new address: its old one goes back to the pool.
             await self._end_lease(previous, LeaseState.RELEASED, now)
-        return CommitResult(CommitOutcome.RENEWED if renewed else CommitOutcome.NEW, lease)
+        outcome = CommitOutcome.RENEWED if renewed else CommitOutcome.NEW
+        return CommitResult(outcome, lease, proceed=proceed)
 
     async def _refresh(self, address: IPv4Address) -> None:
         record = await self.store.get(address)
@@ -313,15 +346,24 @@ class LeaseManager:
 
     # --- DHCPRELEASE, DHCPDECLINE -------------------------------------------
 
-    async def release(self, client: Client, address: IPv4Address, now: float) -> Lease | None:
+    async def release(
+        self, client: Client, address: IPv4Address, now: float,
+        under_lock: LeaseHook | None = None,
+    ) -> Lease | None:
         """RFC 2131 section 4.3.4: the address goes back, the record stays for affinity."""
         async with self._client_locks.hold(client.key):
             lease = self._by_address.get(address)
             if lease is None or lease.client_key != client.key or not lease.is_active(now):
                 return None
-            return await self._end_lease(lease, LeaseState.RELEASED, now)
+            ended = await self._end_lease(lease, LeaseState.RELEASED, now)
+            if ended is not None and under_lock is not None:
+                await under_lock(ended)
+            return ended
 
-    async def decline(self, client: Client, address: IPv4Address, now: float) -> Lease | None:
+    async def decline(
+        self, client: Client, address: IPv4Address, now: float,
+        under_lock: LeaseHook | None = None,
+    ) -> Lease | None:
         """RFC 2131 section 4.3.3: the address is in use elsewhere; quarantine it."""
         async with self._client_locks.hold(client.key), self._address_locks.hold(address):
             lease = self._by_address.get(address)
@@ -344,6 +386,8 @@ class LeaseManager:
                 return None
             self._drop_offer_of(client.key)
             self._index(declined)
+            if under_lock is not None:
+                await under_lock(declined)
             return declined
 
     async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease | None:
@@ -386,11 +430,81 @@ class LeaseManager:
         async with self._address_locks.hold(lease.address):
             if self._by_address.get(lease.address) is not lease:
                 return
+            if self.on_delete is not None:
+                await self.on_delete(lease)
             await self.store.delete(lease.address)
             del self._by_address[lease.address]
             if self._by_client.get(lease.client_key) is lease:
                 del self._by_client[lease.client_key]
             self._note_reusable(lease.address)
+
+    # --- control API: administrative add and delete ---------------------------
+
+    async def add_lease(
+        self, client: Client, address: IPv4Address, lease_time: int, now: float
+    ) -> CommitResult:
+        """Record a lease by hand (control API lease-add): the address must be free.
+
+        Same locks and store write as `commit`, but the address need not be in
+        a pool, only inside a configured subnet (not its network or broadcast
+        address), and any live record or offer on it refuses the add.
+        """
+        subnet = next((s for s in self._subnets.values() if address in s.network), None)
+        if subnet is None:
+            return CommitResult(CommitOutcome.REFUSED, None, "address is in no configured subnet")
+        if subnet.network.prefixlen < 31 and address in (
+            subnet.network.network_address, subnet.network.broadcast_address
+        ):
+            return CommitResult(CommitOutcome.REFUSED, None,
+                                "address is the network or broadcast address")
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
+            record = self._by_address.get(address)
+            if record is not None and record.blocks_address(now):
+                return CommitResult(CommitOutcome.REFUSED, None,
+                                    f"address is in use ({record.state.name.lower()})")
+            if not self.is_free_for(address, client, now):
+                return CommitResult(CommitOutcome.REFUSED, None,
+                                    "address is reserved for or offered to another client")
+            expires = now + (INFINITE if lease_time >= INFINITE else lease_time)
+            lease = Lease(
+                address=address, client_key=client.key, hw_address=client.hw_address,
+                client_id=client.client_id, subnet_id=subnet.id, state=LeaseState.ACTIVE,
+                starts=now, expires=expires, hostname=client.hostname,
+            )
+            self._hold(client.key, subnet.id, address, now)
+            previous = self._by_client.get(client.key)
+            try:
+                written = await self.store.write(lease, now)
+                if written:
+                    self._index(lease)
+            finally:
+                self._drop_offer_of(client.key)
+            if not written:
+                await self._refresh(address)
+                return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
+        if previous is not None and previous.address != address and previous.is_active(now):
+            await self._end_lease(previous, LeaseState.RELEASED, now)
+        log.info("lease_added", address=str(address), client=str(client.hw_address),
+                 lease_time=lease_time)
+        return CommitResult(CommitOutcome.NEW, lease)
+
+    async def delete_lease(self, address: IPv4Address, now: float) -> Lease | None:
+        """Delete the record of `address` (control API lease-delete); None if there is none.
+
+        Goes through `_delete` (the address lock, the on_delete hook, the store),
+        so there is one place where a record is deleted.
+        """
+        for _ in range(3):  # the record may be replaced while we wait for its lock
+            lease = self._by_address.get(address)
+            if lease is None:
+                return None
+            await self._delete(lease)
+            if address not in self._by_address:
+                log.info("lease_deleted", address=str(address), client=str(lease.hw_address))
+                return lease
+        return None
+
+    # --- end control API --------------------------------------------------------
 
     # --- index upkeep ---------------------------------------------------------
 

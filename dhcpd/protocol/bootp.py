@@ -8,6 +8,7 @@ from dhcpd.wire import REQUESTED_ADDRESS
 
 from .exchange import Exchange, optional
 from .reply import build_reply
+from .request import offer_hook
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")
@@ -25,9 +26,12 @@ async def handle_bootp(ex: Exchange) -> Outcome:
     if offer is None:
         return Outcome.dropped(DropReason.NOADDRESS, "no address for a BOOTP client")
     result = await leases.commit(
-        ex.client, subnet, offer.address, INFINITE, ex.now, bootp=reservation is None
+        ex.client, subnet, offer.address, INFINITE, ex.now, bootp=reservation is None,
+        under_lock=offer_hook(ex, INFINITE, bootp=True),
     )
     if result.outcome is CommitOutcome.REFUSED:
         return Outcome.dropped(DropReason.NOADDRESS, result.reason)
+    if not result.proceed:
+        return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
     log.info("lease_committed", address=str(offer.address), bootp=True)
     return Outcome(build_reply(ex, None, offer.address, INFINITE, reservation))

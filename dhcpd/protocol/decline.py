@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dhcpd.hooks.api import AddressDelReason
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID
 
-from .exchange import Exchange, optional
+from .exchange import Exchange, address_del_hook, optional
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")
@@ -18,7 +19,9 @@ async def handle_decline(ex: Exchange) -> Outcome:
     address = optional(ex.request, REQUESTED_ADDRESS)
     if address is None:
         return Outcome.dropped(DropReason.INVALID, "DECLINE without option 50")
-    declined = await ex.env.leases.decline(ex.client, address, ex.now)
+    declined = await ex.env.leases.decline(
+        ex.client, address, ex.now, under_lock=address_del_hook(ex, AddressDelReason.DECLINE),
+    )
     if declined is None:
         return Outcome.dropped(DropReason.INVALID, f"{address} is not this client's to decline")
     log.warning("address_declined", address=str(address), probation_until=declined.expires)

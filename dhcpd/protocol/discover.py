@@ -8,6 +8,7 @@ from dhcpd.wire import RAPID_COMMIT, REQUESTED_ADDRESS, MessageType, OptionCode
 
 from .exchange import Exchange, optional
 from .reply import build_reply, lease_time_for
+from .request import offer_hook
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")
@@ -26,9 +27,14 @@ async def handle_discover(ex: Exchange) -> Outcome:
     lease_time = lease_time_for(ex, subnet)
     if subnet.rapid_commit and optional(ex.request, RAPID_COMMIT):
         # RFC 4039 section 4: commit now and answer with an ACK carrying option 80.
-        result = await leases.commit(ex.client, subnet, offer.address, lease_time, ex.now)
+        result = await leases.commit(
+            ex.client, subnet, offer.address, lease_time, ex.now,
+            under_lock=offer_hook(ex, lease_time),
+        )
         if result.outcome is CommitOutcome.REFUSED:
             return Outcome.dropped(DropReason.NOADDRESS, f"rapid commit: {result.reason}")
+        if not result.proceed:
+            return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
         log.info("lease_committed", address=str(offer.address), rapid_commit=True,
                  outcome=result.outcome.value)
         return Outcome(build_reply(

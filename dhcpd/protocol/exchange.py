@@ -7,7 +7,10 @@ from ipaddress import IPv4Address
 from typing import TypeVar
 
 from dhcpd.config import RuntimeConfig, Subnet
-from dhcpd.leases import Client, LeaseManager, client_key
+from dhcpd.hooks.api import AddressDelReason
+from dhcpd.hooks.session import NO_PACKET_HOOKS, PacketHooks
+from dhcpd.leases import Client, Lease, LeaseManager, client_key
+from dhcpd.leases.manager import LeaseHook
 from dhcpd.wire import (
     CLIENT_ID,
     HOST_NAME,
@@ -40,6 +43,7 @@ class Exchange:
     subnet: Subnet | None
     client: Client
     server_id: IPv4Address
+    hooks: PacketHooks = NO_PACKET_HOOKS
 
     @property
     def max_size(self) -> int:
@@ -60,3 +64,14 @@ def client_of(message: DhcpMessage) -> Client:
     client_id = optional(message, CLIENT_ID)
     hw = message.hw_address
     return Client(client_key(client_id, hw), hw, client_id, optional(message, HOST_NAME))
+
+
+def address_del_hook(ex: Exchange, reason: AddressDelReason) -> LeaseHook | None:
+    """AddressDel (DECLINE, RELEASE), run by the lease manager under its locks."""
+    if not ex.hooks.dispatcher.has("address_del"):
+        return None
+
+    async def address_del(lease: Lease) -> bool:
+        return await ex.hooks.address_del(reason, lease.address)
+
+    return address_del

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dhcpd.hooks.api import AddressDelReason
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import SERVER_ID
 
-from .exchange import Exchange, optional
+from .exchange import Exchange, address_del_hook, optional
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")
@@ -16,7 +17,9 @@ async def handle_release(ex: Exchange) -> Outcome:
     if server_id is not None and server_id != ex.server_id:
         return Outcome.dropped(DropReason.WRONG_SERVER, f"RELEASE for server {server_id}")
     address = ex.request.ciaddr
-    released = await ex.env.leases.release(ex.client, address, ex.now)
+    released = await ex.env.leases.release(
+        ex.client, address, ex.now, under_lock=address_del_hook(ex, AddressDelReason.RELEASE),
+    )
     if released is None:
         return Outcome.dropped(DropReason.INVALID, f"{address} is not leased to this client")
     log.info("lease_released", address=str(address))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from dhcpd.leases import CommitOutcome
+from dhcpd.hooks.api import AddressDelReason
+from dhcpd.leases import CommitOutcome, Lease
+from dhcpd.leases.manager import CommitHook
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
 
@@ -46,12 +48,12 @@ async def _init_reboot(ex: Exchange, requested: IPv4Address) -> Outcome:
     authoritative = subnet.authoritative if subnet else ex.env.config.server.authoritative
     if subnet is None or requested not in subnet.network:
         if authoritative and subnet is not None:
-            return _nak(ex, requested, "address is not on this network")
+            return await _nak(ex, requested, "address is not on this network")
         return Outcome.dropped(DropReason.NO_SUBNETS, "INIT-REBOOT on a network we do not serve")
     lease = ex.env.leases.lease_of_client(ex.client.key)
     if lease is None or lease.address != requested or not lease.is_active(ex.now):
         if authoritative:
-            return _nak(ex, requested, "no binding for this address")
+            return await _nak(ex, requested, "no binding for this address")
         return Outcome.dropped(DropReason.UNAUTH, "unknown binding and not authoritative")
     return await _commit(ex, requested, "init-reboot")
 
@@ -69,14 +71,18 @@ async def _renewing_or_rebinding(ex: Exchange) -> Outcome:
 async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
     subnet = ex.subnet
     if subnet is None or address not in subnet.network:
-        return _nak(ex, address, "address is not on this network")
+        return await _nak(ex, address, "address is not on this network")
     lease_time = lease_time_for(ex, subnet)
     leases = ex.env.leases
-    result = await leases.commit(ex.client, subnet, address, lease_time, ex.now)
+    result = await leases.commit(
+        ex.client, subnet, address, lease_time, ex.now, under_lock=offer_hook(ex, lease_time),
+    )
     if result.outcome is CommitOutcome.REFUSED:
         if not subnet.authoritative and state in ("renewing", "rebinding"):
             return Outcome.dropped(DropReason.UNAUTH, result.reason)
-        return _nak(ex, address, result.reason)
+        return await _nak(ex, address, result.reason)
+    if not result.proceed:
+        return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
     log.info("lease_committed", address=str(address), state=state,
              outcome=result.outcome.value, lease_time=lease_time)
     reservation = leases.reservation_for(subnet, ex.client)
@@ -86,6 +92,22 @@ async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
     ))
 
 
-def _nak(ex: Exchange, address: IPv4Address, reason: str) -> Outcome:
+async def _nak(ex: Exchange, address: IPv4Address, reason: str) -> Outcome:
     log.info("request_nacked", address=str(address), reason=reason)
+    if ex.hooks.dispatcher.has("address_del"):
+        # AddressDel NACKED, just before the NAK, under the client's lock.
+        async with ex.env.leases.client_lock(ex.client.key):
+            if not await ex.hooks.address_del(AddressDelReason.NACKED, address):
+                return Outcome.dropped(DropReason.TIMEOUT, "address_del callout timed out")
     return Outcome(build_nak(ex, reason))
+
+
+def offer_hook(ex: Exchange, lease_time: int, bootp: bool = False) -> CommitHook | None:
+    """AddressOffer, run by the lease manager with the client's locks held."""
+    if not ex.hooks.dispatcher.has("address_offer"):
+        return None
+
+    async def address_offer(lease: Lease, renewed: bool) -> bool:
+        return await ex.hooks.address_offer(lease.address, renewed, bootp, lease_time)
+
+    return address_offer

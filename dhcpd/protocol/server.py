@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address
 
 from dhcpd.config import RuntimeConfig
+from dhcpd.hooks.session import NO_PACKET_HOOKS, PacketHooks
 from dhcpd.leases import LeaseManager
 from dhcpd.wire import BOOTREQUEST, DhcpMessage, MalformedPacket, MessageType
 
@@ -40,7 +41,10 @@ class DhcpProtocol:
         self.env = ServerEnv(self.env.leases, config)
         self.env.leases.set_subnets(config.subnets)
 
-    async def handle(self, request: DhcpMessage, ctx: ReceiveContext, now: float) -> Outcome:
+    async def handle(
+        self, request: DhcpMessage, ctx: ReceiveContext, now: float,
+        hooks: PacketHooks = NO_PACKET_HOOKS,
+    ) -> Outcome:
         if request.op != BOOTREQUEST:
             return Outcome.dropped(DropReason.INVALID, "not a BOOTREQUEST")
         try:
@@ -57,6 +61,7 @@ class DhcpProtocol:
             subnet=select_subnet(config.subnets, request, ctx),
             client=client_of(request),
             server_id=self.server_id_for(ctx),
+            hooks=hooks,
         )
         if message_type is None:
             return await handle_bootp(exchange)

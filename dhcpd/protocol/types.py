@@ -1,29 +1,15 @@
-"""What the protocol logic takes in and hands back: no sockets, only values."""
+"""What the protocol logic takes in and hands back: no sockets, only values.
+
+DropReason (Microsoft's reason codes) lives in the public callout API.
+"""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from dhcpd.hooks.api import DropReason as DropReason  # re-exported for the protocol
 from dhcpd.wire import DhcpMessage, HardwareAddress
-
-
-class DropReason(enum.IntEnum):
-    """Why a packet got no reply: the Microsoft callout API's reason codes (dhcpssdk.h)."""
-
-    DUPLICATE = 1
-    NOMEM = 2  # our receive queue is full
-    INTERNAL_ERROR = 3
-    TIMEOUT = 4
-    UNAUTH = 5
-    PAUSED = 6
-    NO_SUBNETS = 7
-    INVALID = 8
-    WRONG_SERVER = 9
-    NOADDRESS = 10
-    PROCESSED = 11
-    GEN_FAILURE = 0x100
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ throughput.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Literal
@@ -96,12 +97,28 @@ class _Job:
     loop: asyncio.AbstractEventLoop
 
 
+# Upper bounds (seconds) of the commit latency histogram (the metrics endpoint).
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
 @dataclass
 class CommitStats:
+    """Updated by the writer thread only; read (unlocked, approximately) by the metrics."""
+
     commits: int = 0
     rows: int = 0
     total_commit_seconds: float = 0.0
     last_commit_seconds: float = 0.0
+    # bucket_counts[i]: commits that took at most COMMIT_BUCKETS[i] (not cumulative);
+    # the last entry counts the slower ones.
+    bucket_counts: list[int] = field(default_factory=lambda: [0] * (len(COMMIT_BUCKETS) + 1))
+
+    def observe(self, seconds: float, rows: int) -> None:
+        self.bucket_counts[bisect.bisect_left(COMMIT_BUCKETS, seconds)] += 1
+        self.rows += rows
+        self.total_commit_seconds += seconds
+        self.last_commit_seconds = seconds
+        self.commits += 1
 
 
 class SqliteLeaseStore(LeaseStore):
@@ -252,10 +269,7 @@ class SqliteLeaseStore(LeaseStore):
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         elapsed = time.perf_counter() - started
-        self.stats.commits += 1
-        self.stats.rows += len(jobs)
-        self.stats.total_commit_seconds += elapsed
-        self.stats.last_commit_seconds = elapsed
+        self.stats.observe(elapsed, len(jobs))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool]]] = {}
         for index, job in enumerate(jobs):
             by_loop.setdefault(job.loop, []).append(

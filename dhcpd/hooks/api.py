@@ -1,0 +1,243 @@
+"""The public callout API: what a callout module sees and hands back.
+
+A callout module plays the part of a Microsoft DHCP Server callout DLL
+(dhcpssdk.h). It defines an entry function
+
+    def dhcp_server_callout_entry(chain, api_version, settings) -> HookTable | None
+
+which the server calls once at load: `chain` is the tuple of the configured
+callout entries that follow this module (alphabetically), `api_version` is
+CALLOUT_API_VERSION, `settings` maps every configured entry to its settings.
+It returns the table of hooks it fills, or None (or raises) to refuse.
+
+Every hook takes one argument, a frozen event dataclass, and may be a plain
+function (run in a thread pool) or an `async def` (awaited). Only `new_packet`
+and `packet_send` hand something back; see docs/callouts.md. Events carry
+copies (bytes, frozen dataclasses): nothing a hook does to them reaches the
+server's state. This module imports nothing of the server but the codec.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Any, TypeAlias
+
+CALLOUT_API_VERSION = 1  # Microsoft's is 0; ours counts from 1
+ENTRY_FUNCTION = "dhcp_server_callout_entry"
+
+
+class ControlCode(enum.IntEnum):
+    """DhcpControlHook codes."""
+
+    START = 1
+    STOP = 2
+    PAUSE = 3
+    CONTINUE = 4
+
+
+class DropReason(enum.IntEnum):
+    """DhcpPktDropHook codes (Microsoft's values): why a packet got no reply."""
+
+    DUPLICATE = 1
+    NOMEM = 2  # our receive queue is full
+    INTERNAL_ERROR = 3
+    TIMEOUT = 4  # the packet waited too long, or a hook timed out
+    UNAUTH = 5  # refused by policy
+    PAUSED = 6
+    NO_SUBNETS = 7
+    INVALID = 8
+    WRONG_SERVER = 9  # a request meant for another server
+    NOADDRESS = 10
+    PROCESSED = 11  # sent once at the end of every packet that reached new_packet
+    GEN_FAILURE = 0x100
+
+
+SEND_PACKET = 0x10000000  # DhcpPktSendHook's control code
+
+
+class AddressDelReason(enum.IntEnum):
+    """DhcpAddressDelHook codes: why an address is taken back."""
+
+    CONFLICT = 0x20000001  # an ICMP echo to the address was answered
+    DECLINE = 0x20000002
+    RELEASE = 0x20000003
+    NACKED = 0x20000004
+
+
+class OfferKind(enum.IntEnum):
+    """DhcpAddressOfferHook: a new lease or the renewal of an existing one."""
+
+    NEW = 0x30000001  # GIVE_ADDRESS_NEW
+    OLD = 0x30000002  # GIVE_ADDRESS_OLD
+
+
+class ClientKind(enum.IntEnum):
+    BOOTP = 0x30000003  # CLIENT_BOOTP
+    DHCP = 0x30000004  # CLIENT_DHCP
+
+
+INFINITE_LEASE = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEvent:
+    code: ControlCode
+
+
+@dataclass(frozen=True, slots=True)
+class NewPacketEvent:
+    """A datagram as received, before any processing (DhcpNewPktHook)."""
+
+    packet: bytes
+    interface_address: IPv4Address  # our address on the interface it arrived on
+    interface: str
+    source_address: IPv4Address
+    source_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewPacketVerdict:
+    """What new_packet may hand back (None means: carry on unchanged).
+
+    packet: a replacement datagram, parsed as if it had been received (one
+        that does not parse is dropped as INVALID).
+    context: the packet context, an opaque value given back to every later
+        hook for this packet (free it in packet_drop on PROCESSED).
+    process: False tells the server not to process the packet (Microsoft's
+        ProcessIt = FALSE); only packet_drop with PROCESSED follows.
+    """
+
+    packet: bytes | None = None
+    context: Any = None
+    process: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PacketDropEvent:
+    packet: bytes
+    reason: DropReason
+    interface_address: IPv4Address
+    context: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PacketSendEvent:
+    """A response about to be sent; the hook may hand back replacement bytes."""
+
+    response: bytes
+    request: bytes
+    destination: IPv4Address
+    destination_port: int
+    interface_address: IPv4Address
+    context: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AddressDelEvent:
+    packet: bytes  # the request that caused it
+    reason: AddressDelReason
+    address: IPv4Address
+    interface_address: IPv4Address
+    context: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AddressOfferEvent:
+    """Directly before a DHCPACK or BOOTP reply, with the lease committed."""
+
+    packet: bytes
+    kind: OfferKind
+    client: ClientKind
+    address: IPv4Address
+    lease_time: int  # seconds; INFINITE_LEASE for an infinite lease
+    interface_address: IPv4Address
+    context: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """The server's parse of the common options (Microsoft's DHCP_SERVER_OPTIONS).
+
+    Absent options are None. Client identifier is split into its type byte
+    and the rest; the directory-service fields stay None here.
+    """
+
+    message_type: int | None
+    subnet_mask: IPv4Address | None
+    requested_address: IPv4Address | None
+    requested_lease_time: int | None
+    overload: int | None
+    routers: tuple[IPv4Address, ...] | None
+    server_identifier: IPv4Address | None
+    parameter_request_list: tuple[int, ...] | None
+    host_name: str | None
+    client_id_type: int | None
+    client_id: bytes | None
+    user_class: bytes | None
+    vendor_class: bytes | None
+    client_fqdn_flags: int | None
+    client_fqdn_name: str | None
+    ds_domain_name: str | None = None
+    ds_domain_name_requested: bool = False
+    scope_id: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandleOptionsEvent:
+    packet: bytes
+    options: ServerOptions
+    interface_address: IPv4Address
+    context: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteClientEvent:
+    """Directly before a lease record is deleted (expiry, operator's delete)."""
+
+    address: IPv4Address
+    hw_address: bytes
+    hw_type: int
+    client_id: bytes | None
+    client: ClientKind
+
+
+# A hook is a plain function or a coroutine function of its event.
+Hook: TypeAlias = Callable[[Any], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class HookTable:
+    """The ten slots of DHCP_CALLOUT_TABLE; None = not interested."""
+
+    control: Hook | None = None
+    new_packet: Hook | None = None
+    packet_drop: Hook | None = None
+    packet_send: Hook | None = None
+    address_del: Hook | None = None
+    address_offer: Hook | None = None
+    handle_options: Hook | None = None
+    delete_client: Hook | None = None
+    extension: Hook | None = None  # reserved: never called
+    reserved: Hook | None = None  # reserved: never called
+
+    def filled(self) -> tuple[str, ...]:
+        return tuple(name for name in HOOK_NAMES if getattr(self, name) is not None)
+
+
+HOOK_NAMES = (
+    "control", "new_packet", "packet_drop", "packet_send", "address_del",
+    "address_offer", "handle_options", "delete_client",
+)
+RESERVED_SLOTS = ("extension", "reserved")
+
+
+class CalloutRefused(Exception):
+    """Raised by an entry function that declines to load."""
+
+
+EntryFunction: TypeAlias = Callable[
+    [tuple[str, ...], int, Mapping[str, Mapping[str, Any]]], HookTable | None
+]

@@ -1,0 +1,229 @@
+"""Calling hooks safely: deadlines, thread offload, validation, quarantine, statistics.
+
+Microsoft warns that a badly written callout can stall the server or corrupt
+it, because some hooks run while the server holds its locks. Here every call
+has a deadline; a plain function runs in a thread pool so that it can never
+block the event loop; a hook that raises or misses its deadline costs only
+its own packet (logged, counted); one that keeps failing is quarantined until
+the next reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dhcpd.logsetup import get_logger
+
+from .api import HOOK_NAMES, HookTable, NewPacketVerdict
+
+log = get_logger("dhcpd.hooks")
+
+OnTimeout = Literal["continue", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class HookPolicy:
+    deadline: float = 1.0  # seconds
+    on_timeout: OnTimeout = "continue"
+
+
+class CallStatus(enum.Enum):
+    OK = "ok"
+    SKIPPED = "skipped"  # empty slot or quarantined
+    FAILED = "failed"  # raised, or handed back something invalid
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class HookOutcome:
+    status: CallStatus
+    value: Any = None
+    drop: bool = False  # a timeout whose policy says: drop the packet
+
+    @property
+    def ok(self) -> bool:
+        return self.status is CallStatus.OK
+
+
+SKIPPED = HookOutcome(CallStatus.SKIPPED)
+
+
+@dataclass
+class HookStats:
+    calls: int = 0
+    failures: int = 0
+    timeouts: int = 0
+    total_seconds: float = 0.0
+    max_seconds: float = 0.0
+    consecutive_problems: int = 0
+    quarantined: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "failures": self.failures, "timeouts": self.timeouts,
+            "total_seconds": round(self.total_seconds, 6),
+            "max_seconds": round(self.max_seconds, 6), "quarantined": self.quarantined,
+        }
+
+
+Observer = Callable[[str, str, float], None]  # (hook, outcome, seconds), for metrics
+
+
+def _is_async(function: Any) -> bool:
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(function, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
+
+
+class HookExited(Exception):
+    """A hook raised SystemExit or KeyboardInterrupt; asyncio would end the loop."""
+
+
+async def _guarded(call: Any) -> Any:
+    try:
+        return await call
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise HookExited(f"{type(exc).__name__}({exc})") from None
+
+
+def _valid(slot: str, value: Any) -> bool:
+    """What each hook may hand back; anything else is a failure and is ignored."""
+    if slot == "new_packet":
+        return value is None or (
+            isinstance(value, NewPacketVerdict)
+            and (value.packet is None or isinstance(value.packet, bytes | bytearray))
+            and isinstance(value.process, bool)
+        )
+    if slot == "packet_send":
+        return value is None or isinstance(value, bytes | bytearray)
+    return True  # the other hooks only observe: what they return is ignored
+
+
+@dataclass
+class CalloutDispatcher:
+    table: HookTable | None
+    module: str | None = None
+    policies: Mapping[str, HookPolicy] = field(default_factory=dict)
+    quarantine_after: int = 5
+    thread_workers: int = 8
+    observer: Observer | None = None
+
+    def __post_init__(self) -> None:
+        table = self.table or HookTable()
+        self._hooks: dict[str, Any] = {
+            name: getattr(table, name) for name in HOOK_NAMES if getattr(table, name) is not None
+        }
+        self._async = {name: _is_async(hook) for name, hook in self._hooks.items()}
+        self._stats = {name: HookStats() for name in self._hooks}
+        self._executor: ThreadPoolExecutor | None = None
+        self._logged_first: set[str] = set()
+
+    # --- what is there ---------------------------------------------------------
+
+    def has(self, slot: str) -> bool:
+        stats = self._stats.get(slot)
+        return stats is not None and not stats.quarantined
+
+    @property
+    def active(self) -> bool:
+        return bool(self._hooks)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {name: stats.snapshot() for name, stats in self._stats.items()}
+
+    def policy(self, slot: str) -> HookPolicy:
+        return self.policies.get(slot) or self.policies.get("default") or HookPolicy()
+
+    # --- calling -------------------------------------------------------------------
+
+    async def call(self, slot: str, event: Any) -> HookOutcome:
+        hook = self._hooks.get(slot)
+        stats = self._stats.get(slot)
+        if hook is None or stats is None or stats.quarantined:
+            return SKIPPED
+        policy = self.policy(slot)
+        stats.calls += 1
+        started = time.perf_counter()
+        try:
+            if self._async[slot]:
+                value = await asyncio.wait_for(_guarded(hook(event)), policy.deadline)
+            else:
+                loop = asyncio.get_running_loop()
+                # Abandoned on timeout: the thread runs on, but nobody waits for it.
+                value = await asyncio.wait_for(
+                    loop.run_in_executor(self._pool(), hook, event), policy.deadline
+                )
+        except TimeoutError:
+            elapsed = self._timed(slot, stats, started, "timeout")
+            stats.timeouts += 1
+            log.warning("callout_timeout", hook=slot, module=self.module,
+                        deadline=policy.deadline, seconds=round(elapsed, 3),
+                        action=policy.on_timeout)
+            self._problem(slot, stats)
+            return HookOutcome(CallStatus.TIMEOUT, drop=policy.on_timeout == "drop")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a hook's sys.exit() must not stop the server
+            self._timed(slot, stats, started, "failed")
+            self._failed(slot, stats, exc)
+            return HookOutcome(CallStatus.FAILED)
+        self._timed(slot, stats, started, "ok")
+        if not _valid(slot, value):
+            stats.failures += 1
+            log.warning("callout_returned_garbage", hook=slot, module=self.module,
+                        returned=type(value).__name__)
+            self._problem(slot, stats)
+            return HookOutcome(CallStatus.FAILED)
+        stats.consecutive_problems = 0
+        return HookOutcome(CallStatus.OK, value)
+
+    def _timed(self, slot: str, stats: HookStats, started: float, outcome: str) -> float:
+        elapsed = time.perf_counter() - started
+        stats.total_seconds += elapsed
+        stats.max_seconds = max(stats.max_seconds, elapsed)
+        if self.observer is not None:
+            self.observer(slot, outcome, elapsed)
+        return elapsed
+
+    def _failed(self, slot: str, stats: HookStats, exc: BaseException) -> None:
+        stats.failures += 1
+        if slot not in self._logged_first:
+            # The first failure in full (Microsoft's event 1031), then counted.
+            self._logged_first.add(slot)
+            log.error("callout_failed", hook=slot, module=self.module,
+                      exc_info=(type(exc), exc, exc.__traceback__))
+        else:
+            log.warning("callout_failed", hook=slot, module=self.module,
+                        error=f"{type(exc).__name__}: {exc}", failures=stats.failures)
+        self._problem(slot, stats)
+
+    def _problem(self, slot: str, stats: HookStats) -> None:
+        stats.consecutive_problems += 1
+        if self.quarantine_after and stats.consecutive_problems >= self.quarantine_after:
+            stats.quarantined = True
+            log.error("callout_quarantined", hook=slot, module=self.module,
+                      consecutive_problems=stats.consecutive_problems,
+                      until="the next configuration reload")
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.thread_workers, thread_name_prefix="callout"
+            )
+        return self._executor
+
+    def close(self) -> None:
+        """Release the thread pool (calls already queued still run; none is waited for)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+
+NO_CALLOUTS = CalloutDispatcher(None)

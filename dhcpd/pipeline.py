@@ -1,0 +1,197 @@
+"""One received datagram, from the queue to the wire, with the callouts at their points.
+
+Without callouts the path is: protocol decision, encode, send. With callouts
+(Microsoft's order): new_packet (may replace the packet, set its context, or
+stop processing), handle_options, the protocol (which runs address_offer and
+address_del under the lease manager's locks), packet_send (may replace the
+response), packet_drop with a reason for every drop, and finally packet_drop
+with PROCESSED for every packet that reached new_packet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
+from dhcpd.hooks.dispatcher import CalloutDispatcher
+from dhcpd.hooks.session import PacketHooks
+from dhcpd.logsetup import get_logger
+from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
+from dhcpd.stats import ServerStats
+from dhcpd.transport import Outgoing
+from dhcpd.wire import DhcpMessage, MalformedPacket
+
+log = get_logger("dhcpd")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    data: bytes
+    request: DhcpMessage | None  # None: did not parse (kept only for new_packet)
+    ctx: ReceiveContext
+
+
+Send = Callable[[Outgoing], bool]
+
+
+class PacketPipeline:
+    def __init__(
+        self,
+        protocol: DhcpProtocol,
+        stats: ServerStats,
+        send: Send,
+        callouts: CalloutDispatcher,
+    ) -> None:
+        self.protocol = protocol
+        self.stats = stats
+        self.send = send
+        self.callouts = callouts
+        self.paused = False
+
+    async def process(self, item: Received) -> None:
+        if self.callouts.active:
+            await self._with_callouts(item)
+            return
+        request, ctx = item.request, item.ctx
+        if request is None:  # only queued for new_packet, which is gone since
+            self.drop(DropReason.INVALID, "malformed packet", ctx)
+            return
+        if self.paused:
+            self.drop(DropReason.PAUSED, "server paused", ctx)
+            return
+        self._bind_log_context(request, ctx)
+        outcome = await self.protocol.handle(request, ctx, time.time())
+        if outcome.reply is None:
+            self._dropped(outcome, ctx)
+            return
+        self._send(request, ctx, outcome.reply, outcome.reply.message.encode_with_report(
+            outcome.reply.max_size))
+
+    async def _with_callouts(self, item: Received) -> None:
+        ctx = item.ctx
+        hooks = PacketHooks(self.callouts, item.data, ctx.local_address)
+        try:
+            request = await self._new_packet(item, hooks)
+            if request is None:
+                return
+            self._bind_log_context(request, ctx)
+            if self.paused:
+                await self._drop_with_hook(hooks, DropReason.PAUSED, "server paused", ctx)
+                return
+            if not await hooks.handle_options(request):
+                await self._drop_with_hook(hooks, DropReason.TIMEOUT,
+                                           "handle_options callout timed out", ctx)
+                return
+            outcome = await self.protocol.handle(request, ctx, time.time(), hooks)
+            if outcome.reply is None:
+                if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
+                    await hooks.packet_drop(outcome.drop)
+                self._dropped(outcome, ctx)
+                return
+            encoded = outcome.reply.message.encode_with_report(outcome.reply.max_size)
+            final = await self._packet_send(hooks, outcome.reply, encoded[0])
+            if final is None:
+                await self._drop_with_hook(hooks, DropReason.TIMEOUT,
+                                           "packet_send callout timed out", ctx)
+                return
+            self._send(request, ctx, outcome.reply, (final, encoded[1]))
+        finally:
+            # Exactly once per packet that reached new_packet: free its context.
+            await hooks.packet_drop(DropReason.PROCESSED)
+
+    async def _new_packet(self, item: Received, hooks: PacketHooks) -> DhcpMessage | None:
+        """new_packet, and the packet to process (None: nothing more to do)."""
+        ctx = item.ctx
+        request = item.request
+        if self.callouts.has("new_packet"):
+            outcome = await self.callouts.call("new_packet", NewPacketEvent(
+                packet=item.data, interface_address=ctx.local_address, interface=ctx.interface,
+                source_address=ctx.source_address, source_port=ctx.source_port,
+            ))
+            if outcome.drop:
+                await self._drop_with_hook(hooks, DropReason.TIMEOUT,
+                                           "new_packet callout timed out", ctx)
+                return None
+            verdict = outcome.value if isinstance(outcome.value, NewPacketVerdict) else None
+            if verdict is not None:
+                hooks.context = verdict.context
+                if verdict.packet is not None:
+                    hooks.packet = bytes(verdict.packet)
+                    try:
+                        request = DhcpMessage.parse(hooks.packet)
+                    except MalformedPacket as exc:
+                        await self._drop_with_hook(
+                            hooks, DropReason.INVALID, f"replacement packet: {exc}", ctx)
+                        return None
+                if not verdict.process:
+                    return None  # ProcessIt = FALSE: only PROCESSED follows
+        if request is None:
+            await self._drop_with_hook(hooks, DropReason.INVALID, "malformed packet", ctx)
+        return request
+
+    async def _packet_send(self, hooks: PacketHooks, reply: Reply, payload: bytes
+                           ) -> bytes | None:
+        """packet_send may replace the response; None: drop it (a timeout so configured)."""
+        if not self.callouts.has("packet_send"):
+            return payload
+        outcome = await self.callouts.call("packet_send", PacketSendEvent(
+            response=payload, request=hooks.packet, destination=reply.destination.address,
+            destination_port=reply.destination.port, interface_address=hooks.interface_address,
+            context=hooks.context,
+        ))
+        if outcome.drop:
+            return None
+        if outcome.ok and outcome.value is not None:
+            replacement = bytes(outcome.value)
+            try:
+                DhcpMessage.parse(replacement)
+            except MalformedPacket as exc:
+                log.warning("callout_returned_garbage", hook="packet_send",
+                            error=f"replacement does not parse: {exc}")
+                return payload
+            return replacement
+        return payload
+
+    def _send(self, request: DhcpMessage, ctx: ReceiveContext, reply: Reply,
+              encoded: tuple[bytes, tuple[int, ...]]) -> None:
+        payload, omitted = encoded
+        if omitted:
+            log.warning("options_omitted", codes=list(omitted))
+        sent = self.send(Outgoing(
+            data=payload,
+            address=reply.destination.address,
+            port=reply.destination.port,
+            source=reply.source_address,
+            ifindex=ctx.ifindex,
+            interface=ctx.interface,
+            hw_address=reply.destination.hw_address,
+        ))
+        if sent:
+            reply_type = reply.message.message_type
+            self.stats.sent[reply_type.name if reply_type is not None else "BOOTREPLY"] += 1
+
+    def _dropped(self, outcome: Outcome, ctx: ReceiveContext) -> None:
+        if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
+            self.drop(outcome.drop, outcome.detail, ctx)
+
+    async def _drop_with_hook(
+        self, hooks: PacketHooks, reason: DropReason, detail: str, ctx: ReceiveContext
+    ) -> None:
+        await hooks.packet_drop(reason)
+        self.drop(reason, detail, ctx)
+
+    def drop(self, reason: DropReason, detail: str, ctx: ReceiveContext) -> None:
+        self.stats.dropped[reason] += 1
+        log.info("packet_dropped", reason=reason.name, detail=detail,
+                 interface=ctx.interface, source=str(ctx.source_address))
+
+    @staticmethod
+    def _bind_log_context(request: DhcpMessage, ctx: ReceiveContext) -> None:
+        # Every log line of this exchange names its client, xid and interface.
+        structlog.contextvars.bind_contextvars(
+            xid=f"{request.xid:#010x}", client=str(request.hw_address), interface=ctx.interface
+        )
