@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dhcpd.config import RuntimeConfig, load_config
 from dhcpd.errors import ConfigError, DhcpdError
+from dhcpd.hooks.loader import load_callouts
 from dhcpd.logsetup import configure_logging
 from dhcpd.transport import TransportError
 
@@ -44,8 +45,34 @@ def check_config(path: Path) -> int:
             print(f"  {error}", file=sys.stderr)
         return 1
     pools = sum(len(s.pools) for s in config.subnets)
+    if not check_callouts(config):
+        return 1
     print(f"{path}: OK ({len(config.subnets)} subnet(s), {pools} pool(s))")
     return 0
+
+
+def check_callouts(config: RuntimeConfig) -> bool:
+    """Load the configured callouts as the daemon would and say what would be active.
+
+    The entry functions run (no START is sent). Enabled callouts of which none
+    loads are an error here, though the daemon itself would serve without them.
+    """
+    settings = config.source.callouts
+    if not settings.enabled or not settings.modules:
+        print("callouts: disabled" if not settings.enabled else "callouts: none configured")
+        return True
+    configure_logging("critical")  # the report below says it all
+    report = load_callouts(settings.modules, settings.settings)
+    for entry, reason in report.failures:
+        print(f"callouts: {entry}: not loaded: {reason}")
+    if report.active is None:
+        print("callouts: enabled, but no module loaded", file=sys.stderr)
+        return False
+    active = report.active
+    print(f"callouts: active module {active.entry}")
+    print(f"  hooks: {', '.join(active.table.filled()) or '(none)'}")
+    print(f"  chain: {', '.join(active.chain) or '(empty)'}")
+    return True
 
 
 def run(config_path: Path, log_level: str | None) -> int:

@@ -84,3 +84,25 @@ def test_disabled_callouts_load_nothing_and_call_nothing(tmp_path: Path) -> None
     assert report is None and not dispatcher.active
     dispatcher, report = build_dispatcher(CalloutSettings(enabled=True, modules=[good]))
     assert report is not None and dispatcher.active and dispatcher.has("control")
+
+
+def test_check_config_reports_the_active_callout_and_its_hooks(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    good = module(tmp_path, "good3", ACCEPTING)
+    bad = module(tmp_path, "aaa_bad", "raise RuntimeError('half-written')")
+    config = tmp_path / "dhcpd.yaml"
+    config.write_text(f"callouts: {{enabled: true, modules: [{good}, {bad}]}}\n")
+    result = subprocess.run([sys.executable, "-m", "dhcpd", "check-config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"callouts: {bad}: not loaded" in result.stdout
+    assert f"callouts: active module {good}" in result.stdout
+    assert "hooks: control" in result.stdout
+
+    config.write_text(f"callouts: {{enabled: true, modules: [{bad}]}}\n")
+    result = subprocess.run([sys.executable, "-m", "dhcpd", "check-config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "no module loaded" in result.stderr
