@@ -66,7 +66,23 @@ class RunResult:
     saturation: bool = False
 
 
-def dhcpd_config_yaml(interface: str, lease_store: str, lease_path: Path) -> str:
+NOOP_CALLOUT = Path(__file__).resolve().parent / "noop_callout.py"
+
+
+def callouts_yaml(mode: str) -> str:
+    """A callouts section filling every slot with a no-op hook (mode: async or plain)."""
+    if mode == "none":
+        return ""
+    return (
+        "callouts:\n  enabled: true\n"
+        f"  modules: [{NOOP_CALLOUT}]\n"
+        f"  settings: {{{NOOP_CALLOUT}: {{mode: {mode}}}}}\n"
+    )
+
+
+def dhcpd_config_yaml(
+    interface: str, lease_store: str, lease_path: Path, callouts: str = "none"
+) -> str:
     """The dhcpd YAML config for the benchmark pool (written by hand: no PyYAML needed)."""
     store = f"  type: {lease_store}\n"
     if lease_store == "sqlite":
@@ -87,6 +103,7 @@ def dhcpd_config_yaml(interface: str, lease_store: str, lease_path: Path) -> str
         f"    lease_time: {LEASE_TIME}\n"
         "    options:\n"
         f"      routers: [{ROUTER}]\n"
+        + callouts_yaml(callouts)
     )
 
 
@@ -120,6 +137,7 @@ class DhcpdServer:
         cpu: int,
         profile: Path | None,
         python: str,
+        callouts: str = "none",
     ) -> None:
         self.ns = ns
         self.dir = workdir
@@ -127,7 +145,7 @@ class DhcpdServer:
         self.config_path = self.dir / "dhcpd.yaml"
         self.log_path = self.dir / "dhcpd.log"
         self.config_path.write_text(
-            dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3")
+            dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3", callouts)
         )
         self.cpu = cpu
         self.profile = profile
@@ -218,6 +236,7 @@ def bench_server(
                     cpu=0,
                     profile=profile,
                     python=args.python,
+                    callouts=args.callouts,
                 )
             server.start()
             try:
@@ -302,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         help="extra run at this offered rate to find the saturated ACK/s (0: skip)",
     )
     p.add_argument("--lease-store", choices=["sqlite", "memory"], default="sqlite")
+    p.add_argument(
+        "--callouts", choices=["none", "async", "plain"], default="none",
+        help="dhcpd: a no-op hook in every slot, async or plain (threaded)",
+    )
     p.add_argument("--kea-threads", type=int, default=None, help="Kea multi-threading")
     p.add_argument(
         "--kea-socket", choices=["raw", "udp"], default="raw", help="Kea dhcp-socket-type"

@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dhcpd.config import parse_config  # noqa: E402
-from dhcpd.leases import LeaseManager  # noqa: E402
-from dhcpd.logsetup import configure_logging  # noqa: E402
-from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore  # noqa: E402
-from dhcpd.protocol import DhcpProtocol, ReceiveContext  # noqa: E402
-from dhcpd.wire import DhcpMessage, MessageType  # noqa: E402
-from tests.factories import request  # noqa: E402
+from dhcpd.config import parse_config
+from dhcpd.leases import LeaseManager
+from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
+from dhcpd.logsetup import configure_logging
+from dhcpd.protocol import DhcpProtocol, ReceiveContext
+from dhcpd.wire import DhcpMessage, MessageType
+from tests.factories import request
 
 CONFIG = """
 lease_store: {type: memory}

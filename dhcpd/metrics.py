@@ -210,19 +210,22 @@ class DhcpCollector(Collector):
                                   value=stats.rows)
 
     def _hooks(self) -> Iterator[Metric]:
-        calls = CounterMetricFamily("dhcpd_hook_calls", "Callout invocations, by hook and outcome.",
-                                    labels=["hook", "outcome"])
-        durations = []
-        for hook, series in sorted(self.hooks.snapshot().items()):
-            for outcome, count in series.calls.items():
-                calls.add_metric([hook, outcome], count)
-            durations.append((hook, series))
-        yield calls
-        family = HistogramMetricFamily("dhcpd_hook_duration_seconds",
-                                       "Duration of each callout invocation.", labels=["hook"])
-        for hook, series in durations:
-            family.add_metric([hook], _buckets(HOOK_BUCKETS, series.buckets), series.seconds)
-        yield family
+        yield from hook_families(self.hooks)
+
+
+def hook_families(hooks: HookMetrics) -> Iterator[Metric]:
+    """dhcpd_hook_calls_total{hook,outcome} and dhcpd_hook_duration_seconds{hook}."""
+    series = sorted(hooks.snapshot().items())
+    calls = CounterMetricFamily("dhcpd_hook_calls", "Callout invocations, by hook and outcome.",
+                                labels=["hook", "outcome"])
+    durations = HistogramMetricFamily("dhcpd_hook_duration_seconds",
+                                      "Duration of each callout invocation.", labels=["hook"])
+    for hook, one in series:
+        for outcome, count in one.calls.items():
+            calls.add_metric([hook, outcome], count)
+        durations.add_metric([hook], _buckets(HOOK_BUCKETS, one.buckets), one.seconds)
+    yield calls
+    yield durations
 
 
 def make_registry(source: MetricsSource, hooks: HookMetrics = HOOKS) -> CollectorRegistry:

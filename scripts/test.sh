@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(python3-venv iproute2 isc-dhcp-client udhcpc busybox kea-admin tshark procps
-                 systemd passwd)
+                 systemd)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()

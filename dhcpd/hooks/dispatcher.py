@@ -14,7 +14,8 @@ import asyncio
 import enum
 import inspect
 import time
-from collections.abc import Callable, Mapping
+import types
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -53,6 +54,8 @@ class HookOutcome:
 
 
 SKIPPED = HookOutcome(CallStatus.SKIPPED)
+OK_NONE = HookOutcome(CallStatus.OK)
+_RETURNING = frozenset({"new_packet", "packet_send"})  # the hooks that hand back values
 
 
 @dataclass
@@ -82,15 +85,28 @@ def _is_async(function: Any) -> bool:
     )
 
 
-class HookExited(Exception):
-    """A hook raised SystemExit or KeyboardInterrupt; asyncio would end the loop."""
+@types.coroutine
+def _resume(coro: Any, pending: Any) -> Generator[Any, None, Any]:
+    """Go on driving a started coroutine, as the enclosing task would have.
 
-
-async def _guarded(call: Any) -> Any:
-    try:
-        return await call
-    except (SystemExit, KeyboardInterrupt) as exc:
-        raise HookExited(f"{type(exc).__name__}({exc})") from None
+    The hook's first step ran directly (see `call`); only a hook that suspends
+    gets here, under asyncio.timeout. A deadline can interrupt a hook that
+    awaits; one that computes without awaiting cannot be interrupted on the
+    event loop, which is why slow work belongs in plain hooks.
+    """
+    while True:
+        try:
+            yield pending  # the future it waits for, handed to our task
+        except BaseException as exc:  # cancellation (the deadline) goes into the hook
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        try:
+            pending = coro.send(None)  # resumed as asyncio.Task resumes: with None
+        except StopIteration as done:
+            return done.value
 
 
 def _valid(slot: str, value: Any) -> bool:
@@ -122,6 +138,7 @@ class CalloutDispatcher:
         }
         self._async = {name: _is_async(hook) for name, hook in self._hooks.items()}
         self._stats = {name: HookStats() for name in self._hooks}
+        self._policies = {name: self.policy(name) for name in self._hooks}
         self._executor: ThreadPoolExecutor | None = None
         self._logged_first: set[str] = set()
 
@@ -144,16 +161,25 @@ class CalloutDispatcher:
     # --- calling -------------------------------------------------------------------
 
     async def call(self, slot: str, event: Any) -> HookOutcome:
+        # This runs for every hook of every packet: keep the common path short.
         hook = self._hooks.get(slot)
         stats = self._stats.get(slot)
         if hook is None or stats is None or stats.quarantined:
             return SKIPPED
-        policy = self.policy(slot)
+        policy = self._policies[slot]
         stats.calls += 1
         started = time.perf_counter()
         try:
             if self._async[slot]:
-                value = await asyncio.wait_for(_guarded(hook(event)), policy.deadline)
+                coroutine = hook(event)
+                try:
+                    # Most hooks finish without waiting: no timer, no task.
+                    pending = coroutine.send(None)
+                except StopIteration as done:
+                    value = done.value
+                else:
+                    async with asyncio.timeout(policy.deadline):
+                        value = await _resume(coroutine, pending)
             else:
                 loop = asyncio.get_running_loop()
                 # Abandoned on timeout: the thread runs on, but nobody waits for it.
@@ -174,15 +200,20 @@ class CalloutDispatcher:
             self._timed(slot, stats, started, "failed")
             self._failed(slot, stats, exc)
             return HookOutcome(CallStatus.FAILED)
-        self._timed(slot, stats, started, "ok")
-        if not _valid(slot, value):
+        elapsed = time.perf_counter() - started
+        stats.total_seconds += elapsed
+        if elapsed > stats.max_seconds:
+            stats.max_seconds = elapsed
+        if self.observer is not None:
+            self.observer(slot, "ok", elapsed)
+        if slot in _RETURNING and not _valid(slot, value):
             stats.failures += 1
             log.warning("callout_returned_garbage", hook=slot, module=self.module,
                         returned=type(value).__name__)
             self._problem(slot, stats)
             return HookOutcome(CallStatus.FAILED)
         stats.consecutive_problems = 0
-        return HookOutcome(CallStatus.OK, value)
+        return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
 
     def _timed(self, slot: str, stats: HookStats, started: float, outcome: str) -> float:
         elapsed = time.perf_counter() - started

@@ -110,6 +110,8 @@ NO_PACKET_HOOKS = PacketHooks(NO_CALLOUTS, b"", ZERO)
 
 
 def _get(message: DhcpMessage, option: OptionDef[Any]) -> Any:
+    if option.code not in message.options:  # most are absent: skip the decoding
+        return None
     try:
         return message.options.get(option)
     except MalformedPacket:

@@ -55,6 +55,9 @@ class ServiceRuntime:
         own = lease_files(self.config)
         if self.health is not None:
             own.append(self.health.path)
+        control_socket = self.config.source.control.socket  # bound before us (app.py)
+        if control_socket is not None:
+            own.append(control_socket)
         owned = drop_privileges(identity, own=own)
         log.info("privileges_dropped", user=identity.user, uid=os.getuid(),
                  group=identity.group, gid=os.getgid(), capabilities=effective_capabilities(),

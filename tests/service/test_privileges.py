@@ -51,7 +51,7 @@ def test_root_daemon_drops_to_the_user_keeping_the_network_capabilities(
     config = write_config(state_dir, port)
     config.write_text(config.read_text().replace(
         "server:\n", f"server:\n  user: {USER}\n  health_socket: {state_dir / 'health.sock'}\n",
-        1))
+        1) + f"control: {{socket: {state_dir / 'control.sock'}}}\n")
     daemon = Daemon(config).start()
     relay = Relay("127.0.0.2", port, "127.0.0.1")
     try:
@@ -74,7 +74,7 @@ def test_root_daemon_drops_to_the_user_keeping_the_network_capabilities(
         daemon.wait_for_event("lease_committed", 5, count=5)
         assert set(stored_leases(state_dir / "leases.sqlite3")) == given
         for name in ("leases.sqlite3", "leases.sqlite3-wal", "leases.sqlite3-shm",
-                     "health.sock"):
+                     "health.sock", "control.sock"):
             assert (state_dir / name).stat().st_uid == entry.pw_uid, name
 
         health = subprocess.run(
