@@ -17,7 +17,7 @@ from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
 from dhcpd.logsetup import configure_logging, get_logger
-from dhcpd.metrics import MetricsServer, make_registry
+from dhcpd.metrics import MetricsServer, hook_observe, make_registry
 from dhcpd.pipeline import PacketPipeline, Received
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
 from dhcpd.service import ServiceRuntime
@@ -60,7 +60,7 @@ class DhcpServer:
         self.protocol = DhcpProtocol(self.leases, config)
         # The callout API: the active module's hooks, called by the pipeline and,
         # for deletions, by the lease manager under its address lock.
-        self.callouts, _ = build_dispatcher(config.source.callouts)
+        self.callouts, _ = build_dispatcher(config.source.callouts, observer=hook_observe)
         self.leases.on_delete = self._delete_client
         self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
         self.queue: WorkQueue[Received] = WorkQueue(server.queue_size, server.max_queue_delay)
@@ -70,13 +70,13 @@ class DhcpServer:
         )
         self.shutdown = asyncio.Event()
         self._callout_reload: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._overload_logged = 0.0
         self.ready = asyncio.Event()
         # systemd notify, health socket, privilege drop (dhcpd/service)
         self.service = ServiceRuntime(config, lambda: len(self.leases.leases()))
         # --- control API, metrics, paused state (dhcpd/control, dhcpd/metrics) ---
         self.started = time.time()
-        self.paused = False  # changed only by pause() and continue_()
         self.control_server = ControlServer(Commands(self), config.control) if (
             config.control.socket is not None or config.control.tcp is not None) else None
         self.metrics_server = MetricsServer(make_registry(self), config.metrics) \
@@ -90,6 +90,9 @@ class DhcpServer:
         await self.store.open()
         try:
             await self.leases.load()
+            # START right after the load, before anything can call a hook
+            # (the start-up reclaim may already delete records: DeleteClient).
+            await self.control(ControlCode.START)
             await self.leases.reclaim(time.time())
             self._open_listeners()  # control socket, metrics: a clash stops the start here
             self.endpoint.open()
@@ -98,7 +101,6 @@ class DhcpServer:
             log.info("server_ready", subnets=len(self.config.subnets),
                      leases=len(self.leases.leases()))
             self.service.ready(self._status())
-            await self.control(ControlCode.START)
             self.ready.set()
             async with asyncio.TaskGroup() as group:
                 workers = [
@@ -188,7 +190,7 @@ class DhcpServer:
         return []
 
     async def _reload_callouts(self, new: RuntimeConfig) -> None:
-        dispatcher, _ = build_dispatcher(new.source.callouts)
+        dispatcher, _ = build_dispatcher(new.source.callouts, observer=hook_observe)
         await self.control(ControlCode.STOP)
         old, self.callouts = self.callouts, dispatcher
         self.pipeline.callouts = dispatcher
@@ -205,17 +207,30 @@ class DhcpServer:
         """
         if self.paused:
             return False
-        self.paused = True
+        self.pipeline.paused = True
         log.warning("server_paused")
+        self._control_soon(ControlCode.PAUSE)
         return True
 
     def continue_(self) -> bool:
         """SIGUSR2 or `ctl continue`: answer packets again; False if it was not paused."""
         if not self.paused:
             return False
-        self.paused = False
+        self.pipeline.paused = False
         log.warning("server_continued")
+        self._control_soon(ControlCode.CONTINUE)
         return True
+
+    @property
+    def paused(self) -> bool:
+        return self.pipeline.paused
+
+    def _control_soon(self, code: ControlCode) -> None:
+        """The Control hook from a synchronous caller (a signal handler, a command)."""
+        if self.callouts.has("control"):
+            task = asyncio.get_running_loop().create_task(self.control(code))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def reload_config(self) -> list[str]:
         """`ctl reload`: the same as SIGHUP; the errors when it is rejected."""
@@ -268,7 +283,10 @@ class DhcpServer:
             request, kind = None, None  # new_packet may still replace it
         self.stats.received[kind.name if kind is not None else
                             "BOOTP" if request is not None else "INVALID"] += 1
-        if self.paused:  # counted, not answered; logged at debug only (no flood while paused)
+        if self.paused and not self.callouts.active:
+            # Counted, not answered; logged at debug only (no flood while paused).
+            # With callouts, paused packets still reach new_packet (the pipeline
+            # drops them with PAUSED after it), as the callout API requires.
             self.stats.dropped[DropReason.PAUSED] += 1
             log.debug("packet_dropped", reason="PAUSED", interface=ctx.interface,
                       source=str(ctx.source_address))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,7 +101,23 @@ def run(config_path: Path, log_level: str | None) -> int:
     except (TransportError, DhcpdError) as exc:
         print(f"dhcpd: {exc}", file=sys.stderr)
         return 1
+    _exit_past_hung_callouts(0)
     return 0
+
+
+def _exit_past_hung_callouts(code: int) -> None:
+    """Leave now if a plain hook still runs in its thread past its deadline.
+
+    The leases are committed and the store closed by now; Python would wait
+    at exit for that thread forever. Nothing is left to lose, so exit hard.
+    """
+    hung = [t.name for t in threading.enumerate() if t.name.startswith("callout") and t.is_alive()]
+    if hung:
+        print(f"dhcpd: not waiting for {len(hung)} callout thread(s) still running",
+              file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,7 +117,9 @@ class MetricsSource(Protocol):
     leases: LeaseManager
     store: LeaseStore
     started: float
-    paused: bool
+
+    @property
+    def paused(self) -> bool: ...
 
     def queued(self) -> int: ...
 

@@ -73,7 +73,9 @@ class PacketPipeline:
 
     async def _with_callouts(self, item: Received) -> None:
         ctx = item.ctx
+        # One dispatcher for the whole packet, even if a reload swaps it meanwhile.
         hooks = PacketHooks(self.callouts, item.data, ctx.local_address)
+        structlog.contextvars.clear_contextvars()  # new_packet logs before we know the client
         try:
             request = await self._new_packet(item, hooks)
             if request is None:
@@ -107,8 +109,9 @@ class PacketPipeline:
         """new_packet, and the packet to process (None: nothing more to do)."""
         ctx = item.ctx
         request = item.request
-        if self.callouts.has("new_packet"):
-            outcome = await self.callouts.call("new_packet", NewPacketEvent(
+        callouts = hooks.dispatcher
+        if callouts.has("new_packet"):
+            outcome = await callouts.call("new_packet", NewPacketEvent(
                 packet=item.data, interface_address=ctx.local_address, interface=ctx.interface,
                 source_address=ctx.source_address, source_port=ctx.source_port,
             ))
@@ -128,7 +131,10 @@ class PacketPipeline:
                             hooks, DropReason.INVALID, f"replacement packet: {exc}", ctx)
                         return None
                 if not verdict.process:
-                    return None  # ProcessIt = FALSE: only PROCESSED follows
+                    # ProcessIt = FALSE: only PROCESSED follows for the callout;
+                    # we count it as a drop by policy.
+                    self.drop(DropReason.UNAUTH, "new_packet callout: do not process", ctx)
+                    return None
         if request is None:
             await self._drop_with_hook(hooks, DropReason.INVALID, "malformed packet", ctx)
         return request
@@ -136,9 +142,10 @@ class PacketPipeline:
     async def _packet_send(self, hooks: PacketHooks, reply: Reply, payload: bytes
                            ) -> bytes | None:
         """packet_send may replace the response; None: drop it (a timeout so configured)."""
-        if not self.callouts.has("packet_send"):
+        callouts = hooks.dispatcher
+        if not callouts.has("packet_send"):
             return payload
-        outcome = await self.callouts.call("packet_send", PacketSendEvent(
+        outcome = await callouts.call("packet_send", PacketSendEvent(
             response=payload, request=hooks.packet, destination=reply.destination.address,
             destination_port=reply.destination.port, interface_address=hooks.interface_address,
             context=hooks.context,
@@ -186,8 +193,10 @@ class PacketPipeline:
 
     def drop(self, reason: DropReason, detail: str, ctx: ReceiveContext) -> None:
         self.stats.dropped[reason] += 1
-        log.info("packet_dropped", reason=reason.name, detail=detail,
-                 interface=ctx.interface, source=str(ctx.source_address))
+        # While paused every packet is dropped: no line per packet above debug.
+        emit = log.debug if reason is DropReason.PAUSED else log.info
+        emit("packet_dropped", reason=reason.name, detail=detail,
+             interface=ctx.interface, source=str(ctx.source_address))
 
     @staticmethod
     def _bind_log_context(request: DhcpMessage, ctx: ReceiveContext) -> None:

@@ -51,7 +51,9 @@ class ControlTarget(Protocol):
     leases: LeaseManager
     store: LeaseStore
     started: float  # Unix time
-    paused: bool
+
+    @property
+    def paused(self) -> bool: ...
 
     def pause(self) -> bool: ...
     def continue_(self) -> bool: ...

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dhcpd.logsetup import get_logger
 
 from .api import HOOK_NAMES, HookTable, NewPacketVerdict
+from .dispatcher import is_async
 from .loader import CalloutLoadError, call_entry
 
 log = get_logger("dhcpd.hooks")
@@ -64,7 +64,7 @@ def fan_out(members: Sequence[Member]) -> HookTable:
 async def _call(entry: str, slot: str, hook: Any, event: Any) -> Any:
     """One chained hook, contained: a failure is logged and reported as None."""
     try:
-        if inspect.iscoroutinefunction(hook):
+        if is_async(hook):
             return await hook(event)
         return await asyncio.to_thread(hook, event)
     except asyncio.CancelledError:

@@ -76,10 +76,12 @@ class HookStats:
         }
 
 
-Observer = Callable[[str, str, float], None]  # (hook, outcome, seconds), for metrics
+CallResult = Literal["ok", "failed", "timeout"]
+Observer = Callable[[str, CallResult, float], None]  # (hook, outcome, seconds), for metrics
 
 
-def _is_async(function: Any) -> bool:
+def is_async(function: Any) -> bool:
+    """A coroutine function, or an object whose __call__ is one."""
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
         getattr(function, "__call__", None)  # noqa: B004 - callable objects with async __call__
     )
@@ -136,7 +138,7 @@ class CalloutDispatcher:
         self._hooks: dict[str, Any] = {
             name: getattr(table, name) for name in HOOK_NAMES if getattr(table, name) is not None
         }
-        self._async = {name: _is_async(hook) for name, hook in self._hooks.items()}
+        self._async = {name: is_async(hook) for name, hook in self._hooks.items()}
         self._stats = {name: HookStats() for name in self._hooks}
         self._policies = {name: self.policy(name) for name in self._hooks}
         self._executor: ThreadPoolExecutor | None = None
@@ -215,7 +217,9 @@ class CalloutDispatcher:
         stats.consecutive_problems = 0
         return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
 
-    def _timed(self, slot: str, stats: HookStats, started: float, outcome: str) -> float:
+    def _timed(
+        self, slot: str, stats: HookStats, started: float, outcome: CallResult
+    ) -> float:
         elapsed = time.perf_counter() - started
         stats.total_seconds += elapsed
         stats.max_seconds = max(stats.max_seconds, elapsed)
