@@ -189,3 +189,33 @@ def test_offer_and_ack_are_unicast_to_a_client_without_broadcast_flag(served: Se
         assert broadcast_flag in ("0", "False")
         assert ip_dst == lease.address
         assert eth_dst == link.client_mac
+
+
+def test_a_real_client_while_paused_continued_reloaded_and_stopped(served: Served) -> None:
+    """What udhcpc sees across SIGUSR1 (pause), SIGUSR2, SIGHUP (new pool) and SIGTERM."""
+    _require("udhcpc")
+    import signal as signals
+
+    from tests.integration.netns import NetnsError
+
+    link, daemon = served.link, served.daemon
+    daemon.signal(signals.SIGUSR1)
+    daemon.wait_for_event("server_paused", 5)
+    with pytest.raises(NetnsError):
+        udhcpc_lease(link.client_ns, link.client_if, timeout=4)  # no answer while paused
+    daemon.signal(signals.SIGUSR2)
+    daemon.wait_for_event("server_continued", 5)
+    first = udhcpc_lease(link.client_ns, link.client_if)
+    assert first.address is not None
+
+    config = daemon.config_path
+    config.write_text(config.read_text().replace(
+        f"{POOL[0]}-{POOL[1]}", "192.0.2.200-192.0.2.210"))
+    daemon.signal(signals.SIGHUP)
+    daemon.wait_for_event("config_reloaded", 5)
+    other = udhcpc_lease(link.client_ns, link.client_if, client_id="ff00000000000000aa")
+    assert other.address is not None
+    assert IPv4Address("192.0.2.200") <= IPv4Address(other.address) <= IPv4Address("192.0.2.210")
+
+    assert daemon.stop() == 0
+    assert served.lease_state(first.address) == 0 and served.lease_state(other.address) == 0
