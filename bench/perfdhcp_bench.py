@@ -70,13 +70,15 @@ NOOP_CALLOUT = Path(__file__).resolve().parent / "noop_callout.py"
 
 
 def callouts_yaml(mode: str) -> str:
-    """A callouts section filling every slot with a no-op hook (mode: async or plain)."""
+    """A callouts section filling every slot with a no-op hook (mode: async, plain, isolated)."""
     if mode == "none":
         return ""
+    isolated = mode == "isolated"  # async no-op hooks in a worker process
     return (
         "callouts:\n  enabled: true\n"
         f"  modules: [{NOOP_CALLOUT}]\n"
-        f"  settings: {{{NOOP_CALLOUT}: {{mode: {mode}}}}}\n"
+        f"  settings: {{{NOOP_CALLOUT}: {{mode: {'async' if isolated else mode}}}}}\n"
+        + ("  isolation: process\n" if isolated else "")
     )
 
 
@@ -322,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--lease-store", choices=["sqlite", "memory"], default="sqlite")
     p.add_argument(
-        "--callouts", choices=["none", "async", "plain"], default="none",
-        help="dhcpd: a no-op hook in every slot, async or plain (threaded)",
+        "--callouts", choices=["none", "async", "plain", "isolated"], default="none",
+        help="dhcpd: a no-op hook in every slot, async, plain (threaded) or isolated "
+        "(async, in a worker process)",
     )
     p.add_argument("--kea-threads", type=int, default=None, help="Kea multi-threading")
     p.add_argument(

@@ -23,6 +23,7 @@ from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
 from dhcpd.service import ServiceRuntime
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
+from dhcpd.transport.icmp import IcmpProber
 from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
 from dhcpd.workqueue import WorkQueue
 
@@ -57,7 +58,9 @@ class DhcpServer:
             decline_probation_time=server.decline_probation_time,
             hold_reclaimed_time=server.hold_reclaimed_time,
         )
-        self.protocol = DhcpProtocol(self.leases, config)
+        # Conflict detection's ICMP echo prober (its socket opens at start or first use).
+        self.prober = IcmpProber()
+        self.protocol = DhcpProtocol(self.leases, config, self.prober)
         # The callout API: the active module's hooks, called by the pipeline and,
         # for deletions, by the lease manager under its address lock.
         self.callouts, _ = build_dispatcher(config.source.callouts, observer=hook_observe)
@@ -92,10 +95,13 @@ class DhcpServer:
             await self.leases.load()
             # START right after the load, before anything can call a hook
             # (the start-up reclaim may already delete records: DeleteClient).
+            await self.callouts.start()  # isolation: process spawns its worker here
             await self.control(ControlCode.START)
             await self.leases.reclaim(time.time())
             self._open_listeners()  # control socket, metrics: a clash stops the start here
             self.endpoint.open()
+            if self.config.server.conflict_detection.attempts > 0:
+                self.prober.open()  # before privileges drop; logs if it cannot
             await self.service.start()  # health socket, then drop privileges
             self._install_signals()
             log.info("server_ready", subnets=len(self.config.subnets),
@@ -117,14 +123,16 @@ class DhcpServer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.queue.join(), SHUTDOWN_DEADLINE)
                 await self.control(ControlCode.STOP)  # before the callout is unloaded
-                self.callouts.close()
+                await self.callouts.aclose()  # a worker process is stopped and reaped
                 reclaimer.cancel()
                 for task in [*workers, *service_tasks, *listeners]:
                     task.cancel()
         finally:
             self.endpoint.close()
+            self.prober.close()
             self._close_listeners()
             self.service.close()
+            await self.callouts.aclose()  # again (idempotent): no worker left behind
             await self.store.close()
             log.info("server_stopped", stats=self.stats.snapshot())
 
@@ -191,10 +199,11 @@ class DhcpServer:
 
     async def _reload_callouts(self, new: RuntimeConfig) -> None:
         dispatcher, _ = build_dispatcher(new.source.callouts, observer=hook_observe)
+        await dispatcher.start()  # a new worker is ready before the swap
         await self.control(ControlCode.STOP)
         old, self.callouts = self.callouts, dispatcher
         self.pipeline.callouts = dispatcher
-        old.close()
+        await old.aclose()
         await self.control(ControlCode.START)
         log.info("callouts_reloaded", module=dispatcher.module)
 

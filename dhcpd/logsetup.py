@@ -12,6 +12,12 @@ LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 # Bumped by every configure_logging, so cached loggers pick up a new level.
 _generation = 0
+_current: tuple[str, str] = ("info", "auto")  # the last configure_logging's arguments
+
+
+def current_logging() -> tuple[str, str]:
+    """(level, format) as last configured: a callout worker process logs alike."""
+    return _current
 
 
 class Logger:
@@ -45,8 +51,9 @@ def get_logger(name: str) -> Logger:
 def configure_logging(
     level: str = "info", fmt: Literal["auto", "json", "console"] = "auto"
 ) -> None:
-    global _generation
+    global _generation, _current
     _generation += 1
+    _current = (level, fmt)
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()

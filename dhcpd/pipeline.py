@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
-from dhcpd.hooks.dispatcher import CalloutDispatcher
+from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
@@ -44,7 +44,7 @@ class PacketPipeline:
         protocol: DhcpProtocol,
         stats: ServerStats,
         send: Send,
-        callouts: CalloutDispatcher,
+        callouts: Dispatcher,
     ) -> None:
         self.protocol = protocol
         self.stats = stats

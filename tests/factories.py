@@ -8,7 +8,7 @@ from typing import Any
 from dhcpd.config import RuntimeConfig, parse_config
 from dhcpd.leases import LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore
-from dhcpd.protocol import DhcpProtocol, ReceiveContext
+from dhcpd.protocol import NO_PROBER, DhcpProtocol, Prober, ReceiveContext
 from dhcpd.wire import (
     BOOTREQUEST,
     CLIENT_ID,
@@ -109,7 +109,10 @@ def context(
 class Harness:
     """A protocol engine over a memory store, with a clock the test moves."""
 
-    def __init__(self, text: str = BASE_CONFIG, store: LeaseStore | None = None) -> None:
+    def __init__(
+        self, text: str = BASE_CONFIG, store: LeaseStore | None = None,
+        prober: Prober = NO_PROBER,
+    ) -> None:
         self.config = config(text)
         self.store = store or MemoryLeaseStore()
         server = self.config.server
@@ -118,7 +121,7 @@ class Harness:
             decline_probation_time=server.decline_probation_time,
             hold_reclaimed_time=server.hold_reclaimed_time,
         )
-        self.protocol = DhcpProtocol(self.leases, self.config)
+        self.protocol = DhcpProtocol(self.leases, self.config, prober)
         self.now = 1_700_000_000.0
 
     async def send(self, message: DhcpMessage, **ctx: Any) -> Any:

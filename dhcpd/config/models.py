@@ -18,6 +18,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ConflictDetectionSettings(_Strict):
+    """Ping an address before offering it (ISC ping-check, Windows conflict detection)."""
+
+    # Echo requests per candidate address before it is declared free; 0 = off.
+    attempts: Annotated[int, Field(ge=0, le=5)] = 0
+    # How long each echo request waits for its reply.
+    timeout_ms: Annotated[int, Field(ge=10, le=10_000)] = 500
+    # Conflicting candidates after which a DHCPDISCOVER is dropped (NOADDRESS).
+    max_conflicts_per_discover: Annotated[int, Field(ge=1, le=100)] = 3
+
+
 class ServerSettings(_Strict):
     interfaces: list[str] = Field(
         default_factory=list,
@@ -39,6 +50,9 @@ class ServerSettings(_Strict):
     # its client has retransmitted or given up by then.
     max_queue_delay: Annotated[float, Field(gt=0, le=60)] = 2.0
     unicast_via_arp: bool = True
+    conflict_detection: ConflictDetectionSettings = Field(
+        default_factory=ConflictDetectionSettings
+    )
     # --- running as a service (docs/operations.md) ---
     user: str | None = Field(
         default=None, description="Started as root: switch to this user once bound."
@@ -251,6 +265,13 @@ class CalloutSettings(_Strict):
     # Consecutive failures or timeouts after which a hook is quarantined.
     quarantine_after: Annotated[int, Field(ge=0, le=1_000_000)] = 5
     thread_workers: Annotated[int, Field(ge=1, le=256)] = 8
+    # process: the callout runs in a worker process, restarted when it dies.
+    isolation: Literal["none", "process"] = "none"
+    # RLIMIT_AS of the worker process in MiB (None: no limit).
+    worker_memory_mb: Annotated[int, Field(ge=64, le=1_048_576)] | None = None
+    # Seconds before a dead worker is restarted (doubling, up to 30 s, while it
+    # keeps dying within 5 s of its start).
+    worker_restart_delay: Annotated[float, Field(ge=0, le=30)] = 0.5
 
     @model_validator(mode="after")
     def _known_names(self) -> CalloutSettings:

@@ -15,10 +15,10 @@ import enum
 import inspect
 import time
 import types
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from dhcpd.logsetup import get_logger
 
@@ -124,8 +124,143 @@ def _valid(slot: str, value: Any) -> bool:
     return True  # the other hooks only observe: what they return is ignored
 
 
+class Dispatcher(Protocol):
+    """What the pipeline, the packet hooks and the app use of a dispatcher.
+
+    CalloutDispatcher (in-process) and IsolatedDispatcher (dhcpd/hooks/isolation.py,
+    the callout in a worker process) both satisfy it.
+    """
+
+    module: str | None
+    observer: Observer | None
+
+    @property
+    def active(self) -> bool: ...
+
+    def has(self, slot: str) -> bool: ...
+
+    def stats(self) -> dict[str, dict[str, Any]]: ...
+
+    def policy(self, slot: str) -> HookPolicy: ...
+
+    async def call(self, slot: str, event: Any) -> HookOutcome: ...
+
+    async def start(self) -> None:
+        """Make it ready to be called (spawn a worker); before START is sent."""
+
+    def close(self) -> None: ...
+
+    async def aclose(self) -> None:
+        """close(), and wait for what it started (a worker process) to be gone."""
+
+
+class RemoteHookError(Exception):
+    """A call that failed in a callout worker process; the message says how."""
+
+
+class HookBooks:
+    """The bookkeeping shared by the dispatchers: per-slot stats, policies,
+    failure logging, quarantine. Subclasses set module, policies,
+    quarantine_after and observer, then call _open_books with their slots."""
+
+    module: str | None
+    policies: Mapping[str, HookPolicy]
+    quarantine_after: int
+    observer: Observer | None
+
+    def _open_books(self, slots: Iterable[str]) -> None:
+        self._stats: dict[str, HookStats] = {name: HookStats() for name in slots}
+        self._policies = {name: self.policy(name) for name in self._stats}
+        self._logged_first: set[str] = set()
+
+    def _add_slot(self, slot: str) -> None:
+        if slot not in self._stats:
+            self._stats[slot] = HookStats()
+            self._policies[slot] = self.policy(slot)
+
+    # --- what is there ---------------------------------------------------------
+
+    def has(self, slot: str) -> bool:
+        stats = self._stats.get(slot)
+        return stats is not None and not stats.quarantined
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return {name: stats.snapshot() for name, stats in self._stats.items()}
+
+    def policy(self, slot: str) -> HookPolicy:
+        return self.policies.get(slot) or self.policies.get("default") or HookPolicy()
+
+    # --- outcomes ------------------------------------------------------------------
+
+    def _ok(self, slot: str, stats: HookStats, started: float, value: Any) -> HookOutcome:
+        elapsed = time.perf_counter() - started
+        stats.total_seconds += elapsed
+        if elapsed > stats.max_seconds:
+            stats.max_seconds = elapsed
+        if self.observer is not None:
+            self.observer(slot, "ok", elapsed)
+        if slot in _RETURNING and not _valid(slot, value):
+            stats.failures += 1
+            log.warning("callout_returned_garbage", hook=slot, module=self.module,
+                        returned=type(value).__name__)
+            self._problem(slot, stats)
+            return HookOutcome(CallStatus.FAILED)
+        stats.consecutive_problems = 0
+        return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
+
+    def _timed_out(self, slot: str, stats: HookStats, started: float) -> HookOutcome:
+        policy = self._policies[slot]
+        elapsed = self._timed(slot, stats, started, "timeout")
+        stats.timeouts += 1
+        log.warning("callout_timeout", hook=slot, module=self.module,
+                    deadline=policy.deadline, seconds=round(elapsed, 3),
+                    action=policy.on_timeout)
+        self._problem(slot, stats)
+        return HookOutcome(CallStatus.TIMEOUT, drop=policy.on_timeout == "drop")
+
+    def _timed(
+        self, slot: str, stats: HookStats, started: float, outcome: CallResult
+    ) -> float:
+        elapsed = time.perf_counter() - started
+        stats.total_seconds += elapsed
+        stats.max_seconds = max(stats.max_seconds, elapsed)
+        if self.observer is not None:
+            self.observer(slot, outcome, elapsed)
+        return elapsed
+
+    def _failed(
+        self, slot: str, stats: HookStats, exc: BaseException, traceback: str | None = None
+    ) -> None:
+        """A failed call; `traceback` is the text of one that happened elsewhere (a worker)."""
+        stats.failures += 1
+        if slot not in self._logged_first:
+            # The first failure in full (Microsoft's event 1031), then counted.
+            self._logged_first.add(slot)
+            if isinstance(exc, RemoteHookError):
+                log.error("callout_failed", hook=slot, module=self.module,
+                          error=str(exc), traceback=traceback)
+            else:
+                log.error("callout_failed", hook=slot, module=self.module,
+                          exc_info=(type(exc), exc, exc.__traceback__))
+        else:
+            error = str(exc) if isinstance(exc, RemoteHookError) else f"{type(exc).__name__}: {exc}"
+            log.warning("callout_failed", hook=slot, module=self.module,
+                        error=error, failures=stats.failures)
+        self._problem(slot, stats)
+
+    def _problem(self, slot: str, stats: HookStats) -> None:
+        stats.consecutive_problems += 1
+        if self.quarantine_after and stats.consecutive_problems >= self.quarantine_after:
+            stats.quarantined = True
+            log.error("callout_quarantined", hook=slot, module=self.module,
+                      consecutive_problems=stats.consecutive_problems,
+                      until="the next configuration reload")
+
+
 @dataclass
-class CalloutDispatcher:
+class CalloutDispatcher(HookBooks):
+    """The callout in the server's own process (callouts.isolation: none)."""
+
     table: HookTable | None
     module: str | None = None
     policies: Mapping[str, HookPolicy] = field(default_factory=dict)
@@ -139,26 +274,15 @@ class CalloutDispatcher:
             name: getattr(table, name) for name in HOOK_NAMES if getattr(table, name) is not None
         }
         self._async = {name: is_async(hook) for name, hook in self._hooks.items()}
-        self._stats = {name: HookStats() for name in self._hooks}
-        self._policies = {name: self.policy(name) for name in self._hooks}
+        self._open_books(self._hooks)
         self._executor: ThreadPoolExecutor | None = None
-        self._logged_first: set[str] = set()
-
-    # --- what is there ---------------------------------------------------------
-
-    def has(self, slot: str) -> bool:
-        stats = self._stats.get(slot)
-        return stats is not None and not stats.quarantined
 
     @property
     def active(self) -> bool:
         return bool(self._hooks)
 
-    def stats(self) -> dict[str, dict[str, Any]]:
-        return {name: stats.snapshot() for name, stats in self._stats.items()}
-
-    def policy(self, slot: str) -> HookPolicy:
-        return self.policies.get(slot) or self.policies.get("default") or HookPolicy()
+    async def start(self) -> None:
+        """Nothing to start in-process."""
 
     # --- calling -------------------------------------------------------------------
 
@@ -189,63 +313,14 @@ class CalloutDispatcher:
                     loop.run_in_executor(self._pool(), hook, event), policy.deadline
                 )
         except TimeoutError:
-            elapsed = self._timed(slot, stats, started, "timeout")
-            stats.timeouts += 1
-            log.warning("callout_timeout", hook=slot, module=self.module,
-                        deadline=policy.deadline, seconds=round(elapsed, 3),
-                        action=policy.on_timeout)
-            self._problem(slot, stats)
-            return HookOutcome(CallStatus.TIMEOUT, drop=policy.on_timeout == "drop")
+            return self._timed_out(slot, stats, started)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a hook's sys.exit() must not stop the server
             self._timed(slot, stats, started, "failed")
             self._failed(slot, stats, exc)
             return HookOutcome(CallStatus.FAILED)
-        elapsed = time.perf_counter() - started
-        stats.total_seconds += elapsed
-        if elapsed > stats.max_seconds:
-            stats.max_seconds = elapsed
-        if self.observer is not None:
-            self.observer(slot, "ok", elapsed)
-        if slot in _RETURNING and not _valid(slot, value):
-            stats.failures += 1
-            log.warning("callout_returned_garbage", hook=slot, module=self.module,
-                        returned=type(value).__name__)
-            self._problem(slot, stats)
-            return HookOutcome(CallStatus.FAILED)
-        stats.consecutive_problems = 0
-        return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
-
-    def _timed(
-        self, slot: str, stats: HookStats, started: float, outcome: CallResult
-    ) -> float:
-        elapsed = time.perf_counter() - started
-        stats.total_seconds += elapsed
-        stats.max_seconds = max(stats.max_seconds, elapsed)
-        if self.observer is not None:
-            self.observer(slot, outcome, elapsed)
-        return elapsed
-
-    def _failed(self, slot: str, stats: HookStats, exc: BaseException) -> None:
-        stats.failures += 1
-        if slot not in self._logged_first:
-            # The first failure in full (Microsoft's event 1031), then counted.
-            self._logged_first.add(slot)
-            log.error("callout_failed", hook=slot, module=self.module,
-                      exc_info=(type(exc), exc, exc.__traceback__))
-        else:
-            log.warning("callout_failed", hook=slot, module=self.module,
-                        error=f"{type(exc).__name__}: {exc}", failures=stats.failures)
-        self._problem(slot, stats)
-
-    def _problem(self, slot: str, stats: HookStats) -> None:
-        stats.consecutive_problems += 1
-        if self.quarantine_after and stats.consecutive_problems >= self.quarantine_after:
-            stats.quarantined = True
-            log.error("callout_quarantined", hook=slot, module=self.module,
-                      consecutive_problems=stats.consecutive_problems,
-                      until="the next configuration reload")
+        return self._ok(slot, stats, started, value)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -259,6 +334,9 @@ class CalloutDispatcher:
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
+
+    async def aclose(self) -> None:
+        self.close()
 
 
 NO_CALLOUTS = CalloutDispatcher(None)

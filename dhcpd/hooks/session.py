@@ -41,7 +41,7 @@ from .api import (
     PacketDropEvent,
     ServerOptions,
 )
-from .dispatcher import NO_CALLOUTS, CalloutDispatcher
+from .dispatcher import NO_CALLOUTS, Dispatcher
 
 ZERO = IPv4Address(0)
 
@@ -51,7 +51,7 @@ class PacketHooks:
 
     def __init__(
         self,
-        dispatcher: CalloutDispatcher,
+        dispatcher: Dispatcher,
         packet: bytes,
         interface_address: IPv4Address,
         context: Any = None,

@@ -28,6 +28,11 @@ from .stores import LeaseStore
 
 log = get_logger("dhcpd.leases")
 
+# The owner of a record that belongs to no client (an address found in use by
+# conflict detection): no client key matches it, so nobody has affinity to it.
+NO_OWNER: ClientKey = b""
+NO_HW_ADDRESS = HardwareAddress(0, b"")
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -390,6 +395,36 @@ class LeaseManager:
                 await under_lock(declined)
             return declined
 
+    async def mark_conflict(
+        self, client: Client, address: IPv4Address, now: float,
+        under_lock: LeaseHook | None = None,
+    ) -> Lease | None:
+        """Conflict detection: `address`, offered to `client`, answered a ping.
+
+        It is taken out of use like a declined address (DECLINED, on probation
+        for `decline_probation_time`), but the record has no owner: the client
+        did nothing wrong and no one is steered back to it. The client's offer
+        is dropped. None (nothing recorded) when the address is no longer
+        offered to this client or the store refused the write.
+        """
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
+            offer = self._offers.get(address)
+            if offer is None or offer.client_key != client.key:
+                return None
+            conflict = Lease(
+                address=address, client_key=NO_OWNER, hw_address=NO_HW_ADDRESS,
+                client_id=None, subnet_id=offer.subnet_id, state=LeaseState.DECLINED,
+                starts=now, expires=now + self.decline_probation_time,
+            )
+            if not await self.store.write(conflict, now):
+                log.error("conflict_not_stored", address=str(address))
+                return None
+            self._drop_offer_of(client.key)
+            self._index(conflict)
+            if under_lock is not None:
+                await under_lock(conflict)
+            return conflict
+
     async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease | None:
         async with self._address_locks.hold(lease.address):
             if self._by_address.get(lease.address) is not lease:
@@ -430,7 +465,8 @@ class LeaseManager:
         async with self._address_locks.hold(lease.address):
             if self._by_address.get(lease.address) is not lease:
                 return
-            if self.on_delete is not None:
+            if self.on_delete is not None and lease.client_key != NO_OWNER:
+                # DeleteClient is about a client's record; a conflict record has none.
                 await self.on_delete(lease)
             await self.store.delete(lease.address)
             del self._by_address[lease.address]

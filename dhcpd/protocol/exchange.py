@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from dhcpd.config import RuntimeConfig, Subnet
 from dhcpd.hooks.api import AddressDelReason
@@ -26,12 +26,33 @@ from .types import ReceiveContext
 T = TypeVar("T")
 
 
+class Prober(Protocol):
+    """Conflict detection: does anyone answer an ICMP echo at `address`?
+
+    The protocol never touches sockets; the app passes the real prober
+    (dhcpd/transport/icmp.py). True means the address is in use.
+    """
+
+    async def probe(self, address: IPv4Address, attempts: int, timeout: float) -> bool: ...
+
+
+class NoProber:
+    """The default: nothing is probed, every address is free."""
+
+    async def probe(self, address: IPv4Address, attempts: int, timeout: float) -> bool:
+        return False
+
+
+NO_PROBER = NoProber()
+
+
 @dataclass(frozen=True, slots=True)
 class ServerEnv:
-    """What every handler may use: the lease manager and the configuration."""
+    """What every handler may use: the lease manager, the configuration, the prober."""
 
     leases: LeaseManager
     config: RuntimeConfig
+    prober: Prober = NO_PROBER
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dhcpd.wire import BOOTREQUEST, DhcpMessage, MalformedPacket, MessageType
 from .bootp import handle_bootp
 from .decline import handle_decline
 from .discover import handle_discover
-from .exchange import Exchange, ServerEnv, client_of
+from .exchange import NO_PROBER, Exchange, Prober, ServerEnv, client_of
 from .inform import handle_inform
 from .release import handle_release
 from .request import handle_request
@@ -34,11 +34,13 @@ HANDLERS: dict[MessageType, Handler] = {
 class DhcpProtocol:
     """Decides what to answer; `now` is passed in so tests can drive time."""
 
-    def __init__(self, leases: LeaseManager, config: RuntimeConfig) -> None:
-        self.env = ServerEnv(leases, config)
+    def __init__(
+        self, leases: LeaseManager, config: RuntimeConfig, prober: Prober = NO_PROBER
+    ) -> None:
+        self.env = ServerEnv(leases, config, prober)
 
     def reconfigure(self, config: RuntimeConfig) -> None:
-        self.env = ServerEnv(self.env.leases, config)
+        self.env = ServerEnv(self.env.leases, config, self.env.prober)
         self.env.leases.set_subnets(config.subnets)
 
     async def handle(
