@@ -93,16 +93,18 @@ class DhcpServer:
         await self.store.open()
         try:
             await self.leases.load()
-            # START right after the load, before anything can call a hook
-            # (the start-up reclaim may already delete records: DeleteClient).
-            await self.callouts.start()  # isolation: process spawns its worker here
-            await self.control(ControlCode.START)
-            await self.leases.reclaim(time.time())
             self._open_listeners()  # control socket, metrics: a clash stops the start here
             self.endpoint.open()
             if self.config.server.conflict_detection.attempts > 0:
                 self.prober.open()  # before privileges drop; logs if it cannot
             await self.service.start()  # health socket, then drop privileges
+            # The callouts start only now, so that an isolated worker never runs
+            # with the start-up privileges; START comes before anything can call a
+            # hook (the start-up reclaim may already delete records: DeleteClient),
+            # and no packet is taken from the sockets before the workers run.
+            await self.callouts.start()  # isolation: process spawns its worker here
+            await self.control(ControlCode.START)
+            await self.leases.reclaim(time.time())
             self._install_signals()
             log.info("server_ready", subnets=len(self.config.subnets),
                      leases=len(self.leases.leases()))
