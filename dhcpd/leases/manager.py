@@ -324,18 +324,8 @@ class LeaseManager:
                 starts=existing.starts if renewed and existing else now, expires=expires,
                 hostname=client.hostname,
             )
-            # Hold the address while the store writes, so that no other client
-            # is offered it in the meantime.
-            self._hold(client.key, subnet.id, address, now)
             previous = self._by_client.get(client.key)
-            try:
-                written = await self.store.write(lease, now)
-                if written:
-                    self._index(lease)
-            finally:
-                self._drop_offer_of(client.key)
-            if not written:
-                await self._refresh(address)
+            if not await self._store_held(lease, now):
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
             proceed = await under_lock(lease, renewed) if under_lock is not None else True
         if previous is not None and previous.address != address and previous.is_active(now):
@@ -343,6 +333,22 @@ class LeaseManager:
             await self._end_lease(previous, LeaseState.RELEASED, now)
         outcome = CommitOutcome.RENEWED if renewed else CommitOutcome.NEW
         return CommitResult(outcome, lease, proceed=proceed)
+
+    async def _store_held(self, lease: Lease, now: float) -> bool:
+        """Write `lease` with its address held for its client meanwhile (callers hold
+        the client and address locks); index it, or re-read the store's record if
+        the store refused it."""
+        # Held while the store writes, so that no other client is offered it.
+        self._hold(lease.client_key, lease.subnet_id, lease.address, now)
+        try:
+            written = await self.store.write(lease, now)
+            if written:
+                self._index(lease)
+        finally:
+            self._drop_offer_of(lease.client_key)
+        if not written:
+            await self._refresh(lease.address)
+        return written
 
     async def _refresh(self, address: IPv4Address) -> None:
         record = await self.store.get(address)
@@ -507,16 +513,8 @@ class LeaseManager:
                 client_id=client.client_id, subnet_id=subnet.id, state=LeaseState.ACTIVE,
                 starts=now, expires=expires, hostname=client.hostname,
             )
-            self._hold(client.key, subnet.id, address, now)
             previous = self._by_client.get(client.key)
-            try:
-                written = await self.store.write(lease, now)
-                if written:
-                    self._index(lease)
-            finally:
-                self._drop_offer_of(client.key)
-            if not written:
-                await self._refresh(address)
+            if not await self._store_held(lease, now):
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
         if previous is not None and previous.address != address and previous.is_active(now):
             await self._end_lease(previous, LeaseState.RELEASED, now)
