@@ -308,3 +308,44 @@ async def test_a_raising_hook_costs_nothing_but_its_own_call() -> None:
     stats = w.dispatcher.stats()
     assert stats["address_offer"]["failures"] == 1
     assert stats["new_packet"]["failures"] == 2
+
+
+async def test_inform_gets_packet_hooks_but_no_address_offer() -> None:
+    w = World()
+    ack = await w.receive(request(MessageType.INFORM, 1, ciaddr=IPv4Address("192.0.2.77")),
+                          unicast=True)
+    assert ack is not None and ack.message_type is MessageType.ACK
+    names = [name for name, _ in w.recorder.events]
+    assert names == ["new_packet", "handle_options", "packet_send", "packet_drop"]
+    assert w.recorder.named("handle_options")[0].options.message_type == MessageType.INFORM
+
+
+async def test_operator_delete_calls_delete_client_first() -> None:
+    w = World()
+    address = await w.dora(1)
+    seen_while_present: list[bool] = []
+    original = w.h.leases.on_delete
+
+    async def check_then_record(lease: Any) -> None:
+        seen_while_present.append(w.h.leases.lease_at(lease.address) is not None)
+        assert original is not None
+        await original(lease)
+
+    w.h.leases.on_delete = check_then_record
+    deleted = await w.h.leases.delete_lease(address, time.time())
+    assert deleted is not None and deleted.address == address
+    assert [e.address for e in w.recorder.named("delete_client")] == [address]
+    assert seen_while_present == [True]  # called directly before the record goes
+    assert w.h.leases.lease_at(address) is None
+
+
+async def test_an_expired_lease_is_deleted_with_delete_client_after_the_hold_time() -> None:
+    w = World()
+    address = await w.dora(1)
+    now = time.time()
+    await w.h.leases.reclaim(now + 3601)  # expires: the record stays, no hook yet
+    expired = w.h.leases.lease_at(address)
+    assert expired is not None and expired.state is LeaseState.EXPIRED
+    assert w.recorder.named("delete_client") == []
+    await w.h.leases.reclaim(now + 3601 + 3601)  # past hold_reclaimed_time: deleted
+    assert [e.address for e in w.recorder.named("delete_client")] == [address]
