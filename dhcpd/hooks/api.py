@@ -23,7 +23,27 @@ import enum
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
+
+from dhcpd.wire import (
+    CLIENT_FQDN,
+    CLIENT_ID,
+    HOST_NAME,
+    LEASE_TIME,
+    MESSAGE_TYPE,
+    PARAMETER_REQUEST_LIST,
+    REQUESTED_ADDRESS,
+    ROUTER,
+    SERVER_ID,
+    SUBNET_MASK,
+    USER_CLASS,
+    VENDOR_CLASS_ID,
+    MalformedPacket,
+    OptionDef,
+    Options,
+)
+
+T = TypeVar("T")
 
 CALLOUT_API_VERSION = 1  # Microsoft's is 0; ours counts from 1
 ENTRY_FUNCTION = "dhcp_server_callout_entry"
@@ -157,32 +177,139 @@ class AddressOfferEvent:
     context: Any
 
 
-@dataclass(frozen=True, slots=True)
 class ServerOptions:
     """The server's parse of the common options (Microsoft's DHCP_SERVER_OPTIONS).
 
-    Absent options are None. Client identifier is split into its type byte
-    and the rest; the directory-service fields stay None here.
+    A read-only view of a private copy of the request's options: each field is
+    decoded when first read (a hook that reads none costs nothing), None when
+    the option is absent or malformed. The client identifier is split into its
+    type byte and the rest. `overload` is always None (the codec folds
+    overloaded options in) and the directory-service fields stay empty here.
     """
 
-    message_type: int | None
-    subnet_mask: IPv4Address | None
-    requested_address: IPv4Address | None
-    requested_lease_time: int | None
-    overload: int | None
-    routers: tuple[IPv4Address, ...] | None
-    server_identifier: IPv4Address | None
-    parameter_request_list: tuple[int, ...] | None
-    host_name: str | None
-    client_id_type: int | None
-    client_id: bytes | None
-    user_class: bytes | None
-    vendor_class: bytes | None
-    client_fqdn_flags: int | None
-    client_fqdn_name: str | None
-    ds_domain_name: str | None = None
-    ds_domain_name_requested: bool = False
-    scope_id: bytes | None = None
+    __slots__ = ("_cache", "_options")
+    _options: Options
+    _cache: dict[int, Any]
+
+    def __init__(self, options: Options) -> None:
+        object.__setattr__(self, "_options", options.copy())
+        object.__setattr__(self, "_cache", {})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ServerOptions is read-only")
+
+    def _decoded(self, option: OptionDef[T]) -> T | None:
+        cache: dict[int, Any] = self._cache
+        if option.code not in cache:
+            try:
+                cache[option.code] = self._options.get(option)
+            except MalformedPacket:
+                cache[option.code] = None
+        value: T | None = cache[option.code]
+        return value
+
+    @property
+    def message_type(self) -> int | None:
+        kind = self._decoded(MESSAGE_TYPE)
+        return int(kind) if kind is not None else None
+
+    @property
+    def subnet_mask(self) -> IPv4Address | None:
+        return self._decoded(SUBNET_MASK)
+
+    @property
+    def requested_address(self) -> IPv4Address | None:
+        return self._decoded(REQUESTED_ADDRESS)
+
+    @property
+    def requested_lease_time(self) -> int | None:
+        return self._decoded(LEASE_TIME)
+
+    @property
+    def overload(self) -> int | None:
+        return None
+
+    @property
+    def routers(self) -> tuple[IPv4Address, ...] | None:
+        return self._decoded(ROUTER)
+
+    @property
+    def server_identifier(self) -> IPv4Address | None:
+        return self._decoded(SERVER_ID)
+
+    @property
+    def parameter_request_list(self) -> tuple[int, ...] | None:
+        return self._decoded(PARAMETER_REQUEST_LIST)
+
+    @property
+    def host_name(self) -> str | None:
+        return self._decoded(HOST_NAME)
+
+    @property
+    def client_id_type(self) -> int | None:
+        client_id = self._decoded(CLIENT_ID)
+        return client_id[0] if client_id else None
+
+    @property
+    def client_id(self) -> bytes | None:
+        client_id = self._decoded(CLIENT_ID)
+        return client_id[1:] if client_id else None
+
+    @property
+    def user_class(self) -> bytes | None:
+        return self._decoded(USER_CLASS)
+
+    @property
+    def vendor_class(self) -> bytes | None:
+        return self._decoded(VENDOR_CLASS_ID)
+
+    @property
+    def client_fqdn_flags(self) -> int | None:
+        fqdn = self._decoded(CLIENT_FQDN)
+        return fqdn.flags if fqdn is not None else None
+
+    @property
+    def client_fqdn_name(self) -> str | None:
+        fqdn = self._decoded(CLIENT_FQDN)
+        return fqdn.name if fqdn is not None else None
+
+    @property
+    def ds_domain_name(self) -> str | None:
+        return None
+
+    @property
+    def ds_domain_name_requested(self) -> bool:
+        return False
+
+    @property
+    def scope_id(self) -> bytes | None:
+        return None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable (the isolation worker gets it): rebuilt from the raw options.
+        return (_server_options, (tuple(self._options.items()),))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ServerOptions) and self._options == other._options
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._options.items())))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SERVER_OPTION_FIELDS)
+        return f"ServerOptions({fields})"
+
+
+SERVER_OPTION_FIELDS = (
+    "message_type", "subnet_mask", "requested_address", "requested_lease_time", "overload",
+    "routers", "server_identifier", "parameter_request_list", "host_name", "client_id_type",
+    "client_id", "user_class", "vendor_class", "client_fqdn_flags", "client_fqdn_name",
+    "ds_domain_name", "ds_domain_name_requested", "scope_id",
+)
+
+
+def _server_options(items: tuple[tuple[int, bytes], ...]) -> ServerOptions:
+    return ServerOptions(Options(items))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,22 +12,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from dhcpd.wire import (
-    CLIENT_FQDN,
-    CLIENT_ID,
-    HOST_NAME,
-    LEASE_TIME,
-    MESSAGE_TYPE,
-    OVERLOAD,
-    PARAMETER_REQUEST_LIST,
-    REQUESTED_ADDRESS,
-    ROUTER,
-    SERVER_ID,
-    SUBNET_MASK,
-    USER_CLASS,
-    VENDOR_CLASS_ID,
     DhcpMessage,
-    MalformedPacket,
-    OptionDef,
 )
 
 from .api import (
@@ -109,34 +94,6 @@ class PacketHooks:
 NO_PACKET_HOOKS = PacketHooks(NO_CALLOUTS, b"", ZERO)
 
 
-def _get(message: DhcpMessage, option: OptionDef[Any]) -> Any:
-    if option.code not in message.options:  # most are absent: skip the decoding
-        return None
-    try:
-        return message.options.get(option)
-    except MalformedPacket:
-        return None
-
-
 def server_options(request: DhcpMessage) -> ServerOptions:
-    """The fields of Microsoft's DHCP_SERVER_OPTIONS from a parsed request."""
-    client_id = _get(request, CLIENT_ID)
-    fqdn = _get(request, CLIENT_FQDN)
-    message_type = _get(request, MESSAGE_TYPE)
-    return ServerOptions(
-        message_type=int(message_type) if message_type is not None else None,
-        subnet_mask=_get(request, SUBNET_MASK),
-        requested_address=_get(request, REQUESTED_ADDRESS),
-        requested_lease_time=_get(request, LEASE_TIME),
-        overload=_get(request, OVERLOAD),
-        routers=_get(request, ROUTER),
-        server_identifier=_get(request, SERVER_ID),
-        parameter_request_list=_get(request, PARAMETER_REQUEST_LIST),
-        host_name=_get(request, HOST_NAME),
-        client_id_type=client_id[0] if client_id else None,
-        client_id=client_id[1:] if client_id else None,
-        user_class=_get(request, USER_CLASS),
-        vendor_class=_get(request, VENDOR_CLASS_ID),
-        client_fqdn_flags=fqdn.flags if fqdn is not None else None,
-        client_fqdn_name=fqdn.name if fqdn is not None else None,
-    )
+    """The fields of Microsoft's DHCP_SERVER_OPTIONS, decoded when a hook reads them."""
+    return ServerOptions(request.options)

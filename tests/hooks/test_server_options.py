@@ -1,0 +1,55 @@
+"""ServerOptions: Microsoft's DHCP_SERVER_OPTIONS as a read-only, lazily decoded view."""
+
+from __future__ import annotations
+
+import pickle
+from ipaddress import IPv4Address
+
+import pytest
+
+from dhcpd.hooks import ServerOptions
+from dhcpd.hooks.session import server_options
+from dhcpd.wire import DhcpMessage, MessageType
+from tests.factories import SERVER_ADDRESS, request
+
+
+def parsed(**kw: object) -> DhcpMessage:
+    return DhcpMessage.parse(request(MessageType.REQUEST, 1, **kw).encode())  # type: ignore[arg-type]
+
+
+def test_fields_are_the_requests_options() -> None:
+    message = parsed(requested=IPv4Address("192.0.2.5"), server_id=SERVER_ADDRESS,
+                     client_id=b"\x01\x02\x00\x00\x00\x00\x01",
+                     extra=((12, b"host1"), (60, b"vendor"), (77, b"class")))
+    options = server_options(message)
+    assert options.message_type == MessageType.REQUEST
+    assert options.requested_address == IPv4Address("192.0.2.5")
+    assert options.server_identifier == SERVER_ADDRESS
+    assert options.parameter_request_list == (1, 3, 6, 15)
+    assert (options.client_id_type, options.client_id) == (1, bytes.fromhex("020000000001"))
+    assert (options.host_name, options.vendor_class, options.user_class) == (
+        "host1", b"vendor", b"class")
+    assert options.subnet_mask is None and options.routers is None
+    assert options.overload is None and options.ds_domain_name is None
+
+
+def test_a_malformed_option_reads_as_absent() -> None:
+    options = server_options(parsed(extra=((50, b"\x01\x02"),)))  # 2-byte address
+    assert options.requested_address is None
+    assert options.message_type == MessageType.REQUEST
+
+
+def test_it_is_read_only_and_detached_from_the_request() -> None:
+    message = parsed(requested=IPv4Address("192.0.2.5"))
+    options = server_options(message)
+    with pytest.raises(AttributeError):
+        options.requested_address = IPv4Address("203.0.113.1")  # type: ignore[misc]
+    message.options.set_raw(50, IPv4Address("203.0.113.9").packed)
+    assert options.requested_address == IPv4Address("192.0.2.5")
+
+
+def test_it_pickles_for_the_isolation_worker() -> None:
+    options = server_options(parsed(requested=IPv4Address("192.0.2.5")))
+    copy = pickle.loads(pickle.dumps(options))
+    assert isinstance(copy, ServerOptions) and copy == options
+    assert copy.requested_address == IPv4Address("192.0.2.5")
