@@ -22,7 +22,6 @@ import asyncio
 import bisect
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,33 +68,36 @@ class _HookSeries:
 
 
 class HookMetrics:
-    """Calls and durations per hook; thread-safe, cheap (a lock and a few additions)."""
+    """Calls and durations per hook.
+
+    Called for every hook call, so it is kept minimal: the dispatcher calls it
+    on the event-loop thread only (plain hooks report when their result is
+    back on the loop), and the metrics endpoint reads it on that thread too,
+    so no lock is needed.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._series: dict[str, _HookSeries] = {}
 
     def observe(self, hook: str, outcome: HookOutcome, seconds: float) -> None:
-        if outcome not in HOOK_OUTCOMES:
+        series = self._series.get(hook)
+        if series is None:
+            series = self._series[hook] = _HookSeries()
+        calls = series.calls
+        if outcome not in calls:
             raise ValueError(f"hook outcome must be one of {HOOK_OUTCOMES}, not {outcome!r}")
-        with self._lock:
-            series = self._series.get(hook)
-            if series is None:
-                series = self._series[hook] = _HookSeries()
-            series.calls[outcome] += 1
-            series.buckets[bisect.bisect_left(HOOK_BUCKETS, seconds)] += 1
-            series.seconds += seconds
+        calls[outcome] += 1
+        series.buckets[bisect.bisect_left(HOOK_BUCKETS, seconds)] += 1
+        series.seconds += seconds
 
     def snapshot(self) -> dict[str, _HookSeries]:
-        with self._lock:
-            return {
-                hook: _HookSeries(dict(s.calls), list(s.buckets), s.seconds)
-                for hook, s in self._series.items()
-            }
+        return {
+            hook: _HookSeries(dict(s.calls), list(s.buckets), s.seconds)
+            for hook, s in self._series.items()
+        }
 
     def reset(self) -> None:
-        with self._lock:
-            self._series.clear()
+        self._series.clear()
 
 
 HOOKS = HookMetrics()
