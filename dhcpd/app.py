@@ -285,8 +285,9 @@ class DhcpServer:
     def _enqueue(self, data: bytes, ctx: ReceiveContext) -> None:
         """Called by the transport for each datagram: parse, count, queue."""
         try:
-            request: DhcpMessage | None = DhcpMessage.parse(data)
-            kind = request.message_type if request is not None else None
+            parsed = DhcpMessage.parse(data)
+            kind = parsed.message_type
+            request: DhcpMessage | None = parsed
         except MalformedPacket as exc:
             if not self.callouts.has("new_packet"):
                 self.pipeline.drop(DropReason.INVALID, f"malformed packet: {exc}", ctx)

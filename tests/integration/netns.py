@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 # Clients get a minimal environment so that their scripts record only what they set.
@@ -623,7 +623,52 @@ class DhclientEvent:
 BOUND_REASONS = frozenset({"BOUND", "RENEW", "REBIND", "REBOOT"})
 
 
-class Dhclient:
+class _OwnedProcess:
+    """A process of ours in a namespace, with its log file and work folder.
+
+    Subclasses set ns, proc, dir, _own_dir and _logf and define start() and stop();
+    this gives them close() and the context-manager protocol.
+    """
+
+    ns: Namespace
+    proc: subprocess.Popen[Any] | None
+    dir: Path
+    _own_dir: bool
+    _logf: Any
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _stop_process(self, forget: bool) -> None:
+        if self.proc is not None:
+            self.ns.stop(self.proc)
+            if forget:
+                self.proc = None
+        if self._logf is not None:
+            self._logf.close()
+            self._logf = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start() if self.proc is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Dhclient(_OwnedProcess):
     """ISC dhclient in the foreground (``-d -4``) with private files, inside ``ns``.
 
     The ``-sf`` script records every invocation and, on BOUND/RENEW/REBIND/REBOOT, puts
@@ -744,27 +789,7 @@ class Dhclient:
 
     def stop(self) -> None:
         """Stop the running dhclient by PID (no release)."""
-        if self.proc is not None:
-            self.ns.stop(self.proc)
-        if self._logf is not None:
-            self._logf.close()
-            self._logf = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Dhclient:
-        return self.start() if self.proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._stop_process(forget=False)
 
 
 # --------------------------------------------------------------------------- perfdhcp
@@ -979,7 +1004,7 @@ def make_kea_config(
     return {"Dhcp4": dhcp4}
 
 
-class KeaServer:
+class KeaServer(_OwnedProcess):
     """kea-dhcp4 in the foreground inside ``ns`` with private pid/lock directories."""
 
     def __init__(
@@ -1023,25 +1048,4 @@ class KeaServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.ns.stop(self.proc)
-            self.proc = None
-        if self._logf is not None:
-            self._logf.close()
-            self._logf = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> KeaServer:
-        return self.start() if self.proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._stop_process(forget=True)

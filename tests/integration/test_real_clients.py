@@ -7,6 +7,7 @@ run (and failing if impossible) under CI=true.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,9 +89,9 @@ def _serve(link: VethLink) -> Served:
     return Served(link, daemon, store)
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
-    link = make_pair("dhcpd-it")
+@contextlib.contextmanager
+def _serving(link: VethLink) -> Iterator[Served]:
+    """The daemon on the server end of `link`; both torn down afterwards."""
     try:
         serving = _serve(link)
         try:
@@ -99,19 +100,18 @@ def served() -> Iterator[Served]:
             serving.daemon.stop()
     finally:
         link.close()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with _serving(make_pair("dhcpd-it")) as serving:
+        yield serving
 
 
 @pytest.fixture
 def relayed() -> Iterator[Served]:
-    link = make_relay_pair("dhcpd-rl")
-    try:
-        serving = _serve(link)
-        try:
-            yield serving
-        finally:
-            serving.daemon.stop()
-    finally:
-        link.close()
+    with _serving(make_relay_pair("dhcpd-rl")) as serving:
+        yield serving
 
 
 def test_udhcpc_gets_a_lease_that_is_stored(served: Served) -> None:
