@@ -81,7 +81,6 @@ class UdpEndpoint:
         self._names: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.send_errors = 0
-        self.paused = False
 
     def open(self) -> None:
         """Bind every socket; raise TransportError naming what failed."""
@@ -99,8 +98,8 @@ class UdpEndpoint:
         except OSError:
             self.close()
             raise
-        self.paused = True
-        self.resume()
+        for sock in self._sockets.values():
+            self._loop.add_reader(sock.fileno(), self._drain, sock)
         log.info("transport_bound", interfaces=self.interfaces or ["*"], port=self.port,
                  address=str(self.listen_address))
 
@@ -125,23 +124,12 @@ class UdpEndpoint:
         return sock
 
     def close(self) -> None:
-        self.pause()
+        """Stop reading and close every socket (idempotent)."""
         for sock in self._sockets.values():
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
             sock.close()
         self._sockets.clear()
-
-    def pause(self) -> None:
-        """Stop reading: datagrams wait in (and, when it is full, are dropped by) the kernel."""
-        if self._loop is not None and not self.paused:
-            for sock in self._sockets.values():
-                self._loop.remove_reader(sock.fileno())
-            self.paused = True
-
-    def resume(self) -> None:
-        if self._loop is not None and self.paused:
-            for sock in self._sockets.values():
-                self._loop.add_reader(sock.fileno(), self._drain, sock)
-            self.paused = False
 
     def interface_name(self, ifindex: int) -> str:
         name = self._names.get(ifindex)
@@ -155,8 +143,6 @@ class UdpEndpoint:
 
     def _drain(self, sock: socket.socket) -> None:
         for _ in range(DRAIN_LIMIT):
-            if self.paused:
-                return
             try:
                 data, ancillary, _flags, source = sock.recvmsg(MAX_DATAGRAM, 64)
             except (BlockingIOError, InterruptedError):
