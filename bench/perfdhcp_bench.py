@@ -64,6 +64,37 @@ class RunResult:
     incomplete_pct: float
     perfdhcp_rc: int
     saturation: bool = False
+    cpu_us_per_ack: float | None = None  # server CPU (all threads, user+system) per ACK
+
+
+def _cpu_fields(stat: Path) -> tuple[str, float, float]:
+    text = stat.read_text()
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text.rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return name, int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process and its threads, from /proc/PID/stat."""
+    try:
+        _name, user, system = _cpu_fields(Path(f"/proc/{pid}/stat"))
+    except OSError:
+        return None
+    return user + system
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) seconds per thread name, for the breakdown printed with -v."""
+    out: dict[str, tuple[float, float]] = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            name, user, system = _cpu_fields(stat)
+        except OSError:
+            continue
+        name = "main" if stat.parent.name == str(pid) else f"{name}/{stat.parent.name}"
+        out[name] = (user, system)
+    return out
 
 
 NOOP_CALLOUT = Path(__file__).resolve().parent / "noop_callout.py"
@@ -243,11 +274,23 @@ def bench_server(
             server.start()
             try:
                 time.sleep(0.5)
+                pid = server.proc.pid if server.proc is not None and not args.profile else None
+                cpu_before = process_cpu_seconds(pid) if pid else None
+                threads_before = thread_cpu_seconds(pid) if pid else {}
                 parsed, raw = run_perfdhcp(link, rate, args.duration, args.clients)
+                cpu_after = process_cpu_seconds(pid) if pid else None
+                if args.verbose and pid and parsed.ack_received:
+                    for name, (user, system) in sorted(thread_cpu_seconds(pid).items()):
+                        user0, system0 = threads_before.get(name, (0.0, 0.0))
+                        per_ack = 1e6 / parsed.ack_received
+                        print(f"    thread {name!r}: user {(user - user0) * per_ack:.0f}"
+                              f" system {(system - system0) * per_ack:.0f} us/ACK")
                 (out_dir / f"perfdhcp-{kind}-r{rate}{'-sat' if sat else ''}.txt").write_text(raw)
                 alive = server.proc is not None and server.proc.poll() is None
             finally:
                 server.stop()
+            if kind == "dhcpd":  # its log (warnings, final stats) beside perfdhcp's output
+                (out_dir / f"dhcpd-r{rate}{'-sat' if sat else ''}.log").write_text(server.log())
             if not alive:
                 print(f"warning: {kind} exited during the run:\n{server.log()}", file=sys.stderr)
             r = RunResult(
@@ -262,11 +305,15 @@ def bench_server(
                 incomplete_pct=parsed.incomplete_pct,
                 perfdhcp_rc=parsed.returncode,
                 saturation=sat,
+                cpu_us_per_ack=(cpu_after - cpu_before) * 1e6 / parsed.ack_received
+                if cpu_before is not None and cpu_after is not None and parsed.ack_received
+                else None,
             )
             results.append(r)
             print(
                 f"  {kind:6} rate {rate:>6}/s{' (saturation)' if sat else ''}: "
-                f"{r.acks_per_s:9.0f} ACK/s, {r.incomplete_pct:6.2f}% incomplete",
+                f"{r.acks_per_s:9.0f} ACK/s, {r.incomplete_pct:6.2f}% incomplete"
+                + (f", {r.cpu_us_per_ack:5.0f} us CPU/ACK" if r.cpu_us_per_ack else ""),
                 flush=True,
             )
             time.sleep(0.5)
@@ -332,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--kea-socket", choices=["raw", "udp"], default="raw", help="Kea dhcp-socket-type"
     )
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="per-thread CPU (user/system) per ACK")
     p.add_argument("--profile", action="store_true", help="profile dhcpd (py-spy or cProfile)")
     p.add_argument("--python", default=sys.executable, help="interpreter for dhcpd")
     p.add_argument("--out-dir", type=Path, default=None, help="raw outputs and profiles")

@@ -20,6 +20,7 @@ from dhcpd.logsetup import configure_logging, get_logger
 from dhcpd.metrics import MetricsServer, hook_observe, make_registry
 from dhcpd.pipeline import PacketPipeline, Received
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.scheduler import PacketScheduler
 from dhcpd.service import ServiceRuntime
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
@@ -66,10 +67,16 @@ class DhcpServer:
         self.callouts, _ = build_dispatcher(config.source.callouts, observer=hook_observe)
         self.leases.on_delete = self._delete_client
         self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
-        self.queue: WorkQueue[Received] = WorkQueue(server.queue_size, server.max_queue_delay)
+        self.queue: WorkQueue[Received] = WorkQueue(
+            server.queue_size, server.max_queue_delay, on_expired=self._expired)
+        # Each packet is one coroutine, at most `workers` at once, the rest queued.
+        self.scheduler = PacketScheduler(
+            self.pipeline.process, server.workers, self.queue, self._failed,
+            needs_task=lambda: self.callouts.active,
+        )
         self.endpoint = UdpEndpoint(
             server.interfaces, server.listen_address, server.port, self._enqueue,
-            use_arp=server.unicast_via_arp,
+            use_arp=server.unicast_via_arp, batch_done=self.scheduler.pump,
         )
         self.shutdown = asyncio.Event()
         self._callout_reload: asyncio.Task[None] | None = None
@@ -111,10 +118,6 @@ class DhcpServer:
             self.service.ready(self._status())
             self.ready.set()
             async with asyncio.TaskGroup() as group:
-                workers = [
-                    group.create_task(self._worker(), name=f"worker-{i}")
-                    for i in range(self.config.server.workers)
-                ]
                 reclaimer = group.create_task(self._reclaimer(), name="reclaimer")
                 service_tasks = self.service.create_tasks(group)  # watchdog, health
                 listeners = self._serve_listeners(group)  # control API, metrics
@@ -123,11 +126,12 @@ class DhcpServer:
                 log.info("server_stopping", queued=len(self.queue))
                 self.endpoint.close()  # stop taking packets; finish what is queued
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.queue.join(), SHUTDOWN_DEADLINE)
+                    await asyncio.wait_for(self.scheduler.join(), SHUTDOWN_DEADLINE)
+                self.scheduler.cancel()  # whatever missed the deadline
                 await self.control(ControlCode.STOP)  # before the callout is unloaded
                 await self.callouts.aclose()  # a worker process is stopped and reaped
                 reclaimer.cancel()
-                for task in [*workers, *service_tasks, *listeners]:
+                for task in [*service_tasks, *listeners]:
                     task.cancel()
         finally:
             self.endpoint.close()
@@ -304,7 +308,7 @@ class DhcpServer:
                       source=str(ctx.source_address))
             return
         urgent = kind is not None and kind is not MessageType.DISCOVER
-        if not self.queue.put(Received(data, request, ctx), urgent):
+        if not self.scheduler.submit(Received(data, request, ctx), urgent):
             # Counted, and logged at most every few seconds: under overload a
             # line per packet would only add to the load. Reading goes on, so
             # that REQUESTs still reach the queue past the waiting DISCOVERs.
@@ -315,20 +319,14 @@ class DhcpServer:
                 log.warning("queue_full", capacity=self.queue.capacity,
                             expired_total=self.queue.expired)
 
-    async def _worker(self) -> None:
-        while True:
-            queued = await self.queue.get()
-            if queued is None:
-                self.stats.dropped[DropReason.TIMEOUT] += 1
-                continue
-            item = queued.item
-            try:
-                await self.pipeline.process(item)
-            except Exception:
-                self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
-                log.exception("packet_failed", interface=item.ctx.interface)
-            finally:
-                self.queue.done()
+    def _expired(self, item: Received) -> None:
+        """A packet waited in the queue longer than max_queue_delay: dropped unprocessed."""
+        self.stats.dropped[DropReason.TIMEOUT] += 1
+
+    def _failed(self, item: Received, exc: Exception) -> None:
+        self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
+        log.error("packet_failed", interface=item.ctx.interface,
+                  exc_info=(type(exc), exc, exc.__traceback__))
 
     def _send(self, out: Outgoing) -> bool:
         return self.endpoint.send(out)

@@ -1,4 +1,4 @@
-"""The bounded queue between the receive loop and the workers.
+"""The bounded two-lane queue of packets that wait for a free exchange slot.
 
 Two lanes: packets that finish an exchange (REQUEST, RELEASE, DECLINE, INFORM)
 go before those that start one (DISCOVER, BOOTP), and when the queue is full
@@ -6,35 +6,31 @@ an urgent packet takes the place of the oldest waiting DISCOVER. Under overload 
 thus completes the exchanges it began instead of offering to ever more clients
 that it then cannot acknowledge, and a packet that waited longer than its
 client will (max_delay) is dropped unprocessed rather than answered too late.
+
+Plain synchronous code: the scheduler (dhcpd/scheduler.py) takes from it
+whenever an exchange slot frees up, so nothing here awaits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Queued(Generic[T]):
-    item: T
-    at: float  # monotonic time of arrival
-
-
 class WorkQueue(Generic[T]):
-    def __init__(self, capacity: int, max_delay: float) -> None:
+    def __init__(
+        self, capacity: int, max_delay: float, on_expired: Callable[[T], None] | None = None
+    ) -> None:
         self.capacity = capacity
         self.max_delay = max_delay
-        self._urgent: deque[Queued[T]] = deque()
-        self._normal: deque[Queued[T]] = deque()
-        self._available = asyncio.Semaphore(0)
-        self._unfinished = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.on_expired = on_expired  # told of each item discarded for waiting too long
+        # (arrival time on the monotonic clock, item): tuples, the cheapest record
+        self._urgent: deque[tuple[float, T]] = deque()
+        self._normal: deque[tuple[float, T]] = deque()
         self.expired = 0  # items dropped for waiting too long
 
     def __len__(self) -> int:
@@ -46,34 +42,31 @@ class WorkQueue(Generic[T]):
         When full, an urgent item evicts the oldest normal one (and False is
         returned for that loss); a normal item is refused.
         """
-        if len(self) >= self.capacity:
+        if len(self._urgent) + len(self._normal) >= self.capacity:
             if not urgent or not self._normal:
                 return False
             self._normal.popleft()
-            self._urgent.append(Queued(item, time.monotonic()))
+            self._urgent.append((time.monotonic(), item))
             return False
-        (self._urgent if urgent else self._normal).append(Queued(item, time.monotonic()))
-        self._unfinished += 1
-        self._idle.clear()
-        self._available.release()
+        (self._urgent if urgent else self._normal).append((time.monotonic(), item))
         return True
 
-    async def get(self) -> Queued[T] | None:
-        """The next item, urgent first; None for one that expired (already counted)."""
-        await self._available.acquire()
-        queued = self._urgent.popleft() if self._urgent else self._normal.popleft()
-        if time.monotonic() - queued.at > self.max_delay:
+    def take(self) -> T | None:
+        """The next item that is still fresh, urgent first; None when empty.
+
+        Items that waited longer than max_delay are discarded on the way,
+        counted in `expired` and passed to `on_expired`.
+        """
+        now = time.monotonic()
+        while True:
+            if self._urgent:
+                at, item = self._urgent.popleft()
+            elif self._normal:
+                at, item = self._normal.popleft()
+            else:
+                return None
+            if now - at <= self.max_delay:
+                return item
             self.expired += 1
-            self.done()
-            return None
-        return queued
-
-    def done(self) -> None:
-        """Mark one item from `get` as finished."""
-        self._unfinished -= 1
-        if self._unfinished == 0:
-            self._idle.set()
-
-    async def join(self) -> None:
-        """Wait until every queued item has been taken and finished."""
-        await self._idle.wait()
+            if self.on_expired is not None:
+                self.on_expired(item)

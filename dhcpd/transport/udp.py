@@ -33,6 +33,7 @@ MAX_DATAGRAM = 65535
 DRAIN_LIMIT = 256  # datagrams read per wake-up, so one busy socket cannot starve the loop
 
 Deliver = Callable[[bytes, ReceiveContext], None]
+BatchDone = Callable[[], None]
 
 # Source addresses repeat (relays, renewing clients): parse each text form once.
 _ADDRESS_CACHE: dict[str, IPv4Address] = {}
@@ -71,11 +72,15 @@ class UdpEndpoint:
         port: int,
         deliver: Deliver,
         use_arp: bool = True,
+        batch_done: BatchDone | None = None,
     ) -> None:
         self.interfaces = interfaces
         self.listen_address = listen_address
         self.port = port
         self.deliver = deliver
+        # Called after each batch of datagrams read in one wake-up: the app then
+        # processes what it queued, urgent packets first.
+        self.batch_done = batch_done
         self.arp = ArpTable(enabled=use_arp)
         self._sockets: dict[int, socket.socket] = {}  # by ifindex; 0 = wildcard
         self._names: dict[int, str] = {}
@@ -142,6 +147,13 @@ class UdpEndpoint:
         return name
 
     def _drain(self, sock: socket.socket) -> None:
+        try:
+            self._read_batch(sock)
+        finally:
+            if self.batch_done is not None:
+                self.batch_done()
+
+    def _read_batch(self, sock: socket.socket) -> None:
         for _ in range(DRAIN_LIMIT):
             try:
                 data, ancillary, _flags, source = sock.recvmsg(MAX_DATAGRAM, 64)
