@@ -19,7 +19,7 @@ import structlog
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
 from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.hooks.session import PacketHooks
-from dhcpd.logsetup import get_logger
+from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
@@ -200,7 +200,6 @@ class PacketPipeline:
 
     @staticmethod
     def _bind_log_context(request: DhcpMessage, ctx: ReceiveContext) -> None:
-        # Every log line of this exchange names its client, xid and interface.
-        structlog.contextvars.bind_contextvars(
-            xid=f"{request.xid:#010x}", client=str(request.hw_address), interface=ctx.interface
-        )
+        # Every log line of this exchange names its client, xid and interface
+        # (formatted only if a line is written).
+        set_packet_context(request.xid, request.hw_address, ctx.interface)

@@ -232,11 +232,11 @@ class LeaseManager:
         # Membership by address, not subnet id: ids may change when subnets are
         # reordered in the configuration.
         held = self._offer_of_client.get(key)
-        if held is not None and held.address in subnet.network and held.expires > now and \
+        if held is not None and subnet.contains(held.address) and held.expires > now and \
                 self._assignable(subnet, held.address, client, now, bootp):
             return held.address
         previous = self._by_client.get(key)
-        if previous is not None and previous.address in subnet.network and \
+        if previous is not None and subnet.contains(previous.address) and \
                 self._assignable(subnet, previous.address, client, now, bootp):
             return previous.address
         if requested is not None and self._assignable(subnet, requested, client, now, bootp):

@@ -69,6 +69,8 @@ class Exchange:
     @property
     def max_size(self) -> int:
         """RFC 2132 section 9.10: the client's limit, never below 576."""
+        if MAX_MESSAGE_SIZE.code not in self.request.options:
+            return MIN_MESSAGE_SIZE  # the common case: no decoding
         size = optional(self.request, MAX_MESSAGE_SIZE)
         return max(MIN_MESSAGE_SIZE, size or MIN_MESSAGE_SIZE)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from ipaddress import IPv4Address
 
 from dhcpd.config import Reservation, Subnet
@@ -29,7 +30,17 @@ from .exchange import Exchange, optional
 from .types import Reply
 
 ZERO = IPv4Address(0)
+ZERO_SNAME = bytes(64)
+ZERO_FILE = bytes(128)
 _U32 = struct.Struct("!I")
+MESSAGE_TYPE_CODE = MESSAGE_TYPE.code
+SERVER_ID_CODE = SERVER_ID.code
+PARAMETER_REQUEST_LIST_CODE = PARAMETER_REQUEST_LIST.code
+LEASE_TIME_CODE = LEASE_TIME.code
+RENEWAL_TIME_CODE = RENEWAL_TIME.code
+REBINDING_TIME_CODE = REBINDING_TIME.code
+SUBNET_MASK_CODE = SUBNET_MASK.code
+RELAY_AGENT_INFO_CODE = int(OptionCode.RELAY_AGENT_INFO)
 _TYPE_BYTES = {kind: bytes((kind,)) for kind in MessageType}
 
 
@@ -64,8 +75,8 @@ def base_reply(ex: Exchange, yiaddr: IPv4Address, keep_ciaddr: bool) -> DhcpMess
         siaddr=ZERO,
         giaddr=request.giaddr,
         chaddr=request.chaddr,
-        sname=bytes(64),
-        file=bytes(128),
+        sname=ZERO_SNAME,
+        file=ZERO_FILE,
         options=Options(),
     )
 
@@ -87,39 +98,55 @@ def build_reply(
     keep_ciaddr: bool = False,
     extra: tuple[tuple[int, bytes], ...] = (),
 ) -> Reply:
-    """An OFFER, ACK or BOOTP reply carrying the client's options."""
-    message = base_reply(ex, yiaddr, keep_ciaddr)
-    options = message.options
+    """An OFFER, ACK or BOOTP reply carrying the client's options.
+
+    This runs for every reply: the options are gathered in a plain dict of
+    wire values (all valid by construction), then adopted by the message.
+    """
+    request = ex.request
+    subnet = ex.subnet
+    chosen: dict[int, bytes] = {}
     if reply_type is not None:
-        # Raw forms of the options every reply carries: this is the hot path.
-        options.set_raw(MESSAGE_TYPE.code, _TYPE_BYTES[reply_type])
-        options.set_raw(SERVER_ID.code, ex.server_id.packed)
-    configured = configured_options(ex, ex.subnet, reservation)
+        chosen[MESSAGE_TYPE_CODE] = _TYPE_BYTES[reply_type]
+        chosen[SERVER_ID_CODE] = ex.server_id.packed
+    configured = configured_options(ex, subnet, reservation)
     values = configured.values
-    # RFC 2132 section 9.8: the options the client asked for, in its order.
-    requested = optional(ex.request, PARAMETER_REQUEST_LIST) or ()
-    if reply_type is None:
-        # BOOTP has no parameter request list: give it everything configured.
-        requested = tuple(values)
+    # RFC 2132 section 9.8: the options the client asked for, in its order
+    # (iterating the raw list yields the codes). BOOTP has no parameter
+    # request list: it gets everything configured.
+    requested: Iterable[int] = (
+        request.options.get_raw(PARAMETER_REQUEST_LIST_CODE) or b""
+        if reply_type is not None else tuple(values)
+    )
     for code in requested:
         payload = values.get(code)
-        if payload is not None and code not in options:
-            options.set_raw(code, payload)
+        if payload is not None and code not in chosen:
+            chosen[code] = payload
     # Then what every lease reply carries (RFC 2131 section 4.3.1 and table 3).
     if lease_time is not None and reply_type is not None:
-        options.set_raw(LEASE_TIME.code, _U32.pack(lease_time))
-        if lease_time < INFINITE and ex.subnet is not None:
-            t1, t2 = timers_for(ex.subnet, lease_time)
-            options.set_raw(RENEWAL_TIME.code, _U32.pack(t1))
-            options.set_raw(REBINDING_TIME.code, _U32.pack(t2))
-    if ex.subnet is not None and SUBNET_MASK.code not in options:
-        options.set_raw(SUBNET_MASK.code, ex.subnet.network.netmask.packed)
+        chosen[LEASE_TIME_CODE] = _U32.pack(lease_time)
+        if lease_time < INFINITE and subnet is not None:
+            t1, t2 = timers_for(subnet, lease_time)
+            chosen[RENEWAL_TIME_CODE] = _U32.pack(t1)
+            chosen[REBINDING_TIME_CODE] = _U32.pack(t2)
+    if subnet is not None and SUBNET_MASK_CODE not in chosen:
+        chosen[SUBNET_MASK_CODE] = subnet.mask_bytes
     for code, payload in extra:
-        options.set_raw(code, payload)
+        chosen[code] = payload
     for code in configured.always_send:
-        if code not in options:
-            options.set_raw(code, values[code])
-    _echo_relay_info(ex, options)
+        if code not in chosen:
+            chosen[code] = values[code]
+    # RFC 3046 section 2.2: echo option 82 unchanged, as the last option.
+    relay_info = request.options.get_raw(RELAY_AGENT_INFO_CODE)
+    if relay_info is not None:
+        chosen.pop(RELAY_AGENT_INFO_CODE, None)
+        chosen[RELAY_AGENT_INFO_CODE] = relay_info
+    # RFC 2131 table 3: the fields of a server's reply
+    message = DhcpMessage(
+        BOOTREPLY, request.htype, request.hlen, 0, request.xid, 0, request.flags,
+        request.ciaddr if keep_ciaddr else ZERO, yiaddr, ZERO, request.giaddr,
+        request.chaddr, ZERO_SNAME, ZERO_FILE, Options._adopt(chosen),
+    )  # fmt: skip
     return _addressed(ex, message, reply_type, yiaddr)
 
 

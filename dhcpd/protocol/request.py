@@ -46,7 +46,7 @@ async def _init_reboot(ex: Exchange, requested: IPv4Address) -> Outcome:
     """The client reboots with a remembered address: confirm it or say no."""
     subnet = ex.subnet
     authoritative = subnet.authoritative if subnet else ex.env.config.server.authoritative
-    if subnet is None or requested not in subnet.network:
+    if subnet is None or not subnet.contains(requested):
         if authoritative and subnet is not None:
             return await _nak(ex, requested, "address is not on this network")
         return Outcome.dropped(DropReason.NO_SUBNETS, "INIT-REBOOT on a network we do not serve")
@@ -62,7 +62,7 @@ async def _renewing_or_rebinding(ex: Exchange) -> Outcome:
     """Extend the lease at ciaddr; the reply goes to ciaddr (section 4.1)."""
     address = ex.request.ciaddr
     state = "renewing" if ex.ctx.unicast else "rebinding"
-    if ex.subnet is None or address not in ex.subnet.network:
+    if ex.subnet is None or not ex.subnet.contains(address):
         # Not an address of ours to judge: another server may own that network.
         return Outcome.dropped(DropReason.NO_SUBNETS, f"{state} for {address}: not our network")
     return await _commit(ex, address, state)
@@ -70,7 +70,7 @@ async def _renewing_or_rebinding(ex: Exchange) -> Outcome:
 
 async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
     subnet = ex.subnet
-    if subnet is None or address not in subnet.network:
+    if subnet is None or not subnet.contains(address):
         return await _nak(ex, address, "address is not on this network")
     lease_time = lease_time_for(ex, subnet)
     leases = ex.env.leases
@@ -83,7 +83,7 @@ async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
         return await _nak(ex, address, result.reason)
     if not result.proceed:
         return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
-    log.info("lease_committed", address=str(address), state=state,
+    log.info("lease_committed", address=address, state=state,
              outcome=result.outcome.value, lease_time=lease_time)
     reservation = leases.reservation_for(subnet, ex.client)
     return Outcome(build_reply(

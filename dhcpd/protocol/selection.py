@@ -15,7 +15,7 @@ ZERO = IPv4Address(0)
 
 def subnet_containing(subnets: Sequence[Subnet], address: IPv4Address) -> Subnet | None:
     for subnet in subnets:
-        if address in subnet.network:
+        if subnet.contains(address):
             return subnet
     return None
 

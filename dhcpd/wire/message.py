@@ -19,7 +19,7 @@ from .constants import (
 )
 from .errors import BadMagicCookie, InvalidOption, MalformedPacket, TruncatedPacket
 from .hwaddr import HardwareAddress
-from .options import MESSAGE_TYPE, Options
+from .options import MESSAGE_TYPE, MESSAGE_TYPES_BY_WIRE, Options
 
 __all__ = ["PROTECTED_OPTIONS", "DhcpMessage"]
 
@@ -324,7 +324,11 @@ class DhcpMessage:
     @property
     def message_type(self) -> MessageType | None:
         """Option 53; None for BOOTP. Raises InvalidOption when option 53 is invalid."""
-        return self.options.get(MESSAGE_TYPE)
+        raw = self.options._d.get(_OPT_MESSAGE_TYPE)
+        if raw is None:
+            return None
+        kind = MESSAGE_TYPES_BY_WIRE.get(raw)  # the hot path: every packet, several times
+        return kind if kind is not None else self.options.get(MESSAGE_TYPE)
 
     @property
     def broadcast_flag(self) -> bool:

@@ -115,11 +115,11 @@ def records(path: Path) -> list[dict[str, Any]]:
 @contextlib.contextmanager
 def captured() -> Iterator[list[dict[str, Any]]]:
     with capture_logs() as logs:
-        logsetup._generation += 1  # cached module loggers pick up the capture
+        logsetup.rebind_loggers()  # module loggers pick up the capture
         try:
             yield logs
         finally:
-            logsetup._generation += 1
+            logsetup.rebind_loggers()
 
 
 def new_packet_event(data: bytes = b"p") -> NewPacketEvent:
