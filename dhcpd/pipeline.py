@@ -21,6 +21,7 @@ from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
+from dhcpd.records import fast_init
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
 from dhcpd.wire import DhcpMessage, MalformedPacket
@@ -28,6 +29,7 @@ from dhcpd.wire import DhcpMessage, MalformedPacket
 log = get_logger("dhcpd")
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Received:
     data: bytes

@@ -19,6 +19,7 @@ from ipaddress import IPv4Address
 
 from dhcpd.config import Reservation, Subnet
 from dhcpd.logsetup import get_logger
+from dhcpd.records import fast_init
 from dhcpd.wire import HardwareAddress
 
 from .allocator import PoolAllocator
@@ -34,6 +35,7 @@ NO_OWNER: ClientKey = b""
 NO_HW_ADDRESS = HardwareAddress(0, b"")
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Client:
     """Who is asking: RFC 2131 section 4.2 identity plus what we record about it."""
@@ -44,6 +46,7 @@ class Client:
     hostname: str | None = None
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Offer:
     address: IPv4Address
@@ -58,6 +61,7 @@ class CommitOutcome(enum.Enum):
     REFUSED = "refused"  # the address is not the client's to have
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class CommitResult:
     outcome: CommitOutcome

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from dhcpd.records import fast_init
 from dhcpd.wire import HardwareAddress
 
 INFINITE = 0xFFFFFFFF
@@ -28,6 +29,7 @@ def client_key(client_id: bytes | None, hw_address: HardwareAddress) -> ClientKe
     return b"h" + bytes((hw_address.htype,)) + hw_address.address
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Lease:
     address: IPv4Address

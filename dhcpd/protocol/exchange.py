@@ -11,6 +11,7 @@ from dhcpd.hooks.api import AddressDelReason
 from dhcpd.hooks.session import NO_PACKET_HOOKS, PacketHooks
 from dhcpd.leases import Client, Lease, LeaseManager, client_key
 from dhcpd.leases.manager import LeaseHook
+from dhcpd.records import fast_init
 from dhcpd.wire import (
     CLIENT_ID,
     HOST_NAME,
@@ -55,6 +56,7 @@ class ServerEnv:
     prober: Prober = NO_PROBER
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Exchange:
     env: ServerEnv

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from dhcpd.hooks.api import DropReason as DropReason  # re-exported for the protocol
+from dhcpd.records import fast_init
 from dhcpd.wire import DhcpMessage, HardwareAddress
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class ReceiveContext:
     """Where a datagram came from and which of our interfaces took it."""
@@ -24,6 +26,7 @@ class ReceiveContext:
     unicast: bool = False  # sent to our own address rather than broadcast
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Destination:
     """Where a reply goes (RFC 2131 section 4.1)."""
@@ -36,6 +39,7 @@ class Destination:
     hw_address: HardwareAddress | None = None
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Reply:
     message: DhcpMessage
@@ -44,6 +48,7 @@ class Reply:
     max_size: int
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of handling one packet: a reply, or the reason there is none."""

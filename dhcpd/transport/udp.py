@@ -19,6 +19,7 @@ from ipaddress import IPv4Address
 
 from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
+from dhcpd.records import fast_init
 from dhcpd.wire import HardwareAddress
 
 from .arp import ArpTable
@@ -49,6 +50,7 @@ def _address_of(text: str) -> IPv4Address:
     return address
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     data: bytes

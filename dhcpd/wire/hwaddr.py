@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dhcpd.records import fast_init
+
 __all__ = ["HardwareAddress"]
 
 # aa:bb:cc:dd:ee:ff or aa-bb-... (1 or 2 hex digits per group, as printed by many tools)
@@ -14,6 +16,7 @@ _DOT_RE = re.compile(r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})+")
 _BARE_RE = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
+@fast_init  # built per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class HardwareAddress:
     """A link-layer address; `htype` is the ARP hardware type (1 = Ethernet)."""
