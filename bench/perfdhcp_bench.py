@@ -193,7 +193,8 @@ class DhcpdServer:
             return [*pin, self.python, *server]
         if shutil.which("py-spy"):
             return [
-                *pin, "py-spy", "record", "--format", "speedscope",
+                *pin, "py-spy", "record", *(["--native"] if os.environ.get("PYSPY_NATIVE") else []),
+                "--format", "speedscope",
                 "-o", str(self.profile), "--", self.python, *server,
             ]  # fmt: skip
         return [*pin, self.python, "-m", "cProfile", "-o", str(self.profile), *server]

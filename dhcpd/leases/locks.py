@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Hashable
 from types import TracebackType
 
+SPARE_ENTRIES = 256
+
 
 class _Entry:
     __slots__ = ("lock", "users")
@@ -25,10 +27,14 @@ class _Holding:
         self._key = key
 
     async def __aenter__(self) -> None:
-        entries = self._owner._entries
+        owner = self._owner
+        entries = owner._entries
         entry = entries.get(self._key)
         if entry is None:
-            entry = entries[self._key] = _Entry()
+            # A free entry's lock is unlocked with no waiters: reuse it (an
+            # asyncio.Lock costs ~1 µs to make, three times per DORA).
+            spare = owner._spare
+            entry = entries[self._key] = spare.pop() if spare else _Entry()
         entry.users += 1
         try:
             await entry.lock.acquire()
@@ -49,7 +55,10 @@ class _Holding:
     def _release_user(self, entry: _Entry) -> None:
         entry.users -= 1
         if entry.users == 0:
-            del self._owner._entries[self._key]
+            owner = self._owner
+            del owner._entries[self._key]
+            if len(owner._spare) < SPARE_ENTRIES:
+                owner._spare.append(entry)
 
 
 class KeyedLocks:
@@ -57,6 +66,7 @@ class KeyedLocks:
 
     def __init__(self) -> None:
         self._entries: dict[Hashable, _Entry] = {}
+        self._spare: list[_Entry] = []  # unused entries, kept for reuse
 
     def hold(self, key: Hashable) -> _Holding:
         return _Holding(self, key)

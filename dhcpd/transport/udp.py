@@ -36,18 +36,8 @@ DRAIN_LIMIT = 256  # datagrams read per wake-up, so one busy socket cannot starv
 Deliver = Callable[[bytes, ReceiveContext], None]
 BatchDone = Callable[[], None]
 
-# Source addresses repeat (relays, renewing clients): parse each text form once.
-_ADDRESS_CACHE: dict[str, IPv4Address] = {}
-_ADDRESS_CACHE_LIMIT = 4096
-
-
-def _address_of(text: str) -> IPv4Address:
-    address = _ADDRESS_CACHE.get(text)
-    if address is None:
-        if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_LIMIT:
-            _ADDRESS_CACHE.clear()
-        address = _ADDRESS_CACHE[text] = IPv4Address(text)
-    return address
+_CONTEXT_CACHE_LIMIT = 4096  # receive contexts kept (cleared when full)
+_TEXT_CACHE_LIMIT = 4096  # destination addresses in text form kept
 
 
 @fast_init  # built per packet: see dhcpd/records.py
@@ -86,6 +76,8 @@ class UdpEndpoint:
         self.arp = ArpTable(enabled=use_arp)
         self._sockets: dict[int, socket.socket] = {}  # by ifindex; 0 = wildcard
         self._names: dict[int, str] = {}
+        self._contexts: dict[tuple[bytes, tuple[str, int]], ReceiveContext] = {}
+        self._texts: dict[IPv4Address, str] = {}  # sendto wants text; str() costs ~1 µs
         self._loop: asyncio.AbstractEventLoop | None = None
         self.send_errors = 0
 
@@ -156,6 +148,7 @@ class UdpEndpoint:
                 self.batch_done()
 
     def _read_batch(self, sock: socket.socket) -> None:
+        contexts = self._contexts
         for _ in range(DRAIN_LIMIT):
             try:
                 data, ancillary, _flags, source = sock.recvmsg(MAX_DATAGRAM, 64)
@@ -164,20 +157,33 @@ class UdpEndpoint:
             except OSError as exc:
                 log.warning("receive_failed", error=str(exc))
                 return
-            ifindex, local, header_dst = 0, self.listen_address, BROADCAST
+            pktinfo = b""
             for level, kind, payload in ancillary:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
-                    ifindex, spec_dst, addr = IN_PKTINFO.unpack_from(payload)
-                    local, header_dst = IPv4Address(spec_dst), IPv4Address(addr)
-            ctx = ReceiveContext(
-                interface=self.interface_name(ifindex),
-                ifindex=ifindex,
-                local_address=local,
-                source_address=_address_of(source[0]),
-                source_port=source[1],
-                unicast=header_dst != BROADCAST and header_dst == local,
-            )
+                    pktinfo = payload
+            # Datagrams repeat their (interface, addresses, source): relays,
+            # renewing clients. The context is immutable, so build each once.
+            key = (pktinfo, source)
+            ctx = contexts.get(key)
+            if ctx is None:
+                if len(contexts) >= _CONTEXT_CACHE_LIMIT:
+                    contexts.clear()
+                ctx = contexts[key] = self._context(pktinfo, source)
             self.deliver(data, ctx)
+
+    def _context(self, pktinfo: bytes, source: tuple[str, int]) -> ReceiveContext:
+        ifindex, local, header_dst = 0, self.listen_address, BROADCAST
+        if pktinfo:
+            ifindex, spec_dst, addr = IN_PKTINFO.unpack_from(pktinfo)
+            local, header_dst = IPv4Address(spec_dst), IPv4Address(addr)
+        return ReceiveContext(
+            interface=self.interface_name(ifindex),
+            ifindex=ifindex,
+            local_address=local,
+            source_address=IPv4Address(source[0]),
+            source_port=source[1],
+            unicast=header_dst != BROADCAST and header_dst == local,
+        )
 
     def send(self, out: Outgoing) -> bool:
         """Send one reply; False (and counted) when the kernel refused it."""
@@ -190,8 +196,13 @@ class UdpEndpoint:
         if out.hw_address is not None and not self.arp.add(address, out.hw_address, out.interface):
             # No way to reach an unconfigured client by unicast: broadcast instead.
             address = BROADCAST
+        text = self._texts.get(address)
+        if text is None:
+            if len(self._texts) >= _TEXT_CACHE_LIMIT:
+                self._texts.clear()
+            text = self._texts[address] = str(address)
         try:
-            target = (socket.inet_ntoa(address.packed), out.port)
+            target = (text, out.port)
             if out.ifindex and 0 in self._sockets and sock is self._sockets[0]:
                 pktinfo = IN_PKTINFO.pack(out.ifindex, out.source.packed, bytes(4))
                 sock.sendmsg([out.data], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)], 0, target)

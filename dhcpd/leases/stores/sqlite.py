@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -134,7 +134,11 @@ class SqliteLeaseStore(LeaseStore):
         self.max_batch = max_batch
         self.synchronous = synchronous
         self.stats = CommitStats()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Jobs for the writer (None: stop). The loop only appends; the writer is
+        # woken once per batch, not once per job, so the two threads do not
+        # hand the GIL back and forth for every lease.
+        self._jobs: deque[_Job | None] = deque()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
 
@@ -188,12 +192,17 @@ class SqliteLeaseStore(LeaseStore):
             raise LeaseStoreError("the lease store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        self._jobs.put(_Job(kind, lease, address, now, future, loop))
+        self._put(_Job(kind, lease, address, now, future, loop))
         return await future
+
+    def _put(self, job: _Job | None) -> None:
+        self._jobs.append(job)
+        if not self._wake.is_set():
+            self._wake.set()
 
     async def close(self) -> None:
         if self._thread is not None:
-            self._jobs.put(None)
+            self._put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
         if self._reader is not None:
@@ -205,31 +214,33 @@ class SqliteLeaseStore(LeaseStore):
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         try:
             while True:
-                first = self._jobs.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = self._gather(batch)
-                self._commit(conn, batch)
+                if self._jobs:
+                    # Arrived while the last batch was committing: they have
+                    # waited already, commit them now.
+                    self._wake.clear()
+                else:
+                    self._wake.wait()
+                    self._wake.clear()
+                    if self.commit_delay > 0:
+                        time.sleep(self.commit_delay)  # let more writes join the batch
+                batch, stop = self._take_batch()
+                if batch:
+                    self._commit(conn, batch)
                 if stop:
                     return
         finally:
             conn.close()
 
-    def _gather(self, batch: list[_Job]) -> bool:
-        """Take what is queued, waiting up to commit_delay for more; True on shutdown."""
-        deadline = time.monotonic() + self.commit_delay
-        while len(batch) < self.max_batch:
-            try:
-                remaining = deadline - time.monotonic()
-                job = self._jobs.get(timeout=remaining) if remaining > 0 else \
-                    self._jobs.get_nowait()
-            except queue.Empty:
-                return False
+    def _take_batch(self) -> tuple[list[_Job], bool]:
+        """Up to max_batch queued jobs; True once the stop marker is reached."""
+        batch: list[_Job] = []
+        jobs = self._jobs
+        while jobs and len(batch) < self.max_batch:
+            job = jobs.popleft()
             if job is None:
-                return True
+                return batch, True
             batch.append(job)
-        return False
+        return batch, False
 
     def _apply_all(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[bool]:
         """Run the batch inside the open transaction; one result per job."""
