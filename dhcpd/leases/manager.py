@@ -111,15 +111,15 @@ class LeaseManager:
         self.offer_hold_time = offer_hold_time
         self.decline_probation_time = decline_probation_time
         self.hold_reclaimed_time = hold_reclaimed_time
-        self._by_address: dict[IPv4Address, Lease] = {}
+        self._by_address: dict[int, Lease] = {}  # keyed by int(address): cheaper to hash
         self._by_client: dict[ClientKey, Lease] = {}
-        self._offers: dict[IPv4Address, Offer] = {}
+        self._offers: dict[int, Offer] = {}
         self._offer_of_client: dict[ClientKey, Offer] = {}
         self._client_locks = KeyedLocks()
         self._address_locks = KeyedLocks()
         self._subnets: dict[int, Subnet] = {}
         self._allocators: dict[int, list[PoolAllocator]] = {}
-        self._reserved: dict[IPv4Address, Reservation] = {}
+        self._reserved: dict[int, Reservation] = {}
         # Called under the address lock directly before a record is deleted.
         self.on_delete: LeaseHook | None = None
         self.set_subnets(subnets)
@@ -132,7 +132,7 @@ class LeaseManager:
         self._allocators = {
             s.id: [PoolAllocator(p) for p in s.pools] for s in self._subnets.values()
         }
-        self._reserved = {r.address: r for s in self._subnets.values() for r in s.reservations}
+        self._reserved = {int(r.address): r for s in self._subnets.values() for r in s.reservations}
         for lease in self._by_address.values():
             self._note_reusable(lease.address)
 
@@ -164,7 +164,7 @@ class LeaseManager:
         return self._by_client.get(key)
 
     def lease_at(self, address: IPv4Address) -> Lease | None:
-        return self._by_address.get(address)
+        return self._by_address.get(int(address))
 
     def leases(self) -> list[Lease]:
         return list(self._by_address.values())
@@ -177,15 +177,15 @@ class LeaseManager:
 
     def is_free_for(self, address: IPv4Address, client: Client, now: float) -> bool:
         key = client.key
-        reservation = self._reserved.get(address)
+        reservation = self._reserved.get(int(address))
         if reservation is not None and not _reservation_matches(reservation, client):
             return False
-        record = self._by_address.get(address)
+        record = self._by_address.get(int(address))
         if record is not None and record.blocks_address(now) and (
             record.client_key != key or record.state is LeaseState.DECLINED
         ):
             return False
-        offer = self._offers.get(address)
+        offer = self._offers.get(int(address))
         return offer is None or offer.expires <= now or offer.client_key == key
 
     def usage(self, now: float) -> list[PoolUsage]:
@@ -266,23 +266,23 @@ class LeaseManager:
         return self.is_free_for(address, client, now)
 
     def _never_used(self, address: IPv4Address, now: float) -> bool:
-        if address in self._by_address or address in self._reserved:
+        if int(address) in self._by_address or int(address) in self._reserved:
             return False
-        offer = self._offers.get(address)
+        offer = self._offers.get(int(address))
         return offer is None or offer.expires <= now
 
     def _hold(self, key: ClientKey, subnet_id: int, address: IPv4Address, now: float) -> Offer:
         self._drop_offer_of(key)
         offer = Offer(address, key, subnet_id, now + self.offer_hold_time)
-        self._offers[address] = offer
+        self._offers[int(address)] = offer
         self._offer_of_client[key] = offer
         return offer
 
     def _drop_offer_of(self, key: ClientKey) -> None:
         old = self._offer_of_client.pop(key, None)
-        if old is not None and self._offers.get(old.address) is old:
-            del self._offers[old.address]
-            if old.address not in self._by_address:
+        if old is not None and self._offers.get(int(old.address)) is old:
+            del self._offers[int(old.address)]
+            if int(old.address) not in self._by_address:
                 self._note_reusable(old.address)
 
     def forget_offer(self, key: ClientKey) -> None:
@@ -313,10 +313,10 @@ class LeaseManager:
         under_lock: CommitHook | None = None,
     ) -> CommitResult:
         """Make `address` the client's lease and store it durably before returning."""
-        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
+        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
             if not self.may_have(client, subnet, address, now, bootp):
                 return CommitResult(CommitOutcome.REFUSED, None, "address not available")
-            existing = self._by_address.get(address)
+            existing = self._by_address.get(int(address))
             renewed = (
                 existing is not None and existing.client_key == client.key
                 and existing.is_active(now)
@@ -367,7 +367,7 @@ class LeaseManager:
     ) -> Lease | None:
         """RFC 2131 section 4.3.4: the address goes back, the record stays for affinity."""
         async with self._client_locks.hold(client.key):
-            lease = self._by_address.get(address)
+            lease = self._by_address.get(int(address))
             if lease is None or lease.client_key != client.key or not lease.is_active(now):
                 return None
             ended = await self._end_lease(lease, LeaseState.RELEASED, now)
@@ -380,9 +380,9 @@ class LeaseManager:
         under_lock: LeaseHook | None = None,
     ) -> Lease | None:
         """RFC 2131 section 4.3.3: the address is in use elsewhere; quarantine it."""
-        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
-            lease = self._by_address.get(address)
-            offer = self._offers.get(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
+            lease = self._by_address.get(int(address))
+            offer = self._offers.get(int(address))
             owned = lease is not None and lease.client_key == client.key
             offered = offer is not None and offer.client_key == client.key
             if not (owned or offered):
@@ -417,8 +417,8 @@ class LeaseManager:
         is dropped. None (nothing recorded) when the address is no longer
         offered to this client or the store refused the write.
         """
-        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
-            offer = self._offers.get(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
+            offer = self._offers.get(int(address))
             if offer is None or offer.client_key != client.key:
                 return None
             conflict = Lease(
@@ -436,8 +436,8 @@ class LeaseManager:
             return conflict
 
     async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease | None:
-        async with self._address_locks.hold(lease.address):
-            if self._by_address.get(lease.address) is not lease:
+        async with self._address_locks.hold(int(lease.address)):
+            if self._by_address.get(int(lease.address)) is not lease:
                 return None  # changed meanwhile (renewed, declined): leave it be
             ended = replace(lease, state=state, expires=min(lease.expires, now))
             await self.store.write(ended, now)
@@ -451,11 +451,11 @@ class LeaseManager:
         """Expire leases past their end, end probations, forget old records and offers."""
         expired = deleted = offers_dropped = 0
         for offer in [o for o in self._offers.values() if o.expires <= now]:
-            if self._offers.get(offer.address) is offer:
-                del self._offers[offer.address]
+            if self._offers.get(int(offer.address)) is offer:
+                del self._offers[int(offer.address)]
             if self._offer_of_client.get(offer.client_key) is offer:
                 del self._offer_of_client[offer.client_key]
-            if offer.address not in self._by_address:
+            if int(offer.address) not in self._by_address:
                 self._note_reusable(offer.address)
             offers_dropped += 1
         for lease in list(self._by_address.values()):
@@ -472,14 +472,14 @@ class LeaseManager:
         return ReclaimReport(expired, deleted, offers_dropped)
 
     async def _delete(self, lease: Lease) -> None:
-        async with self._address_locks.hold(lease.address):
-            if self._by_address.get(lease.address) is not lease:
+        async with self._address_locks.hold(int(lease.address)):
+            if self._by_address.get(int(lease.address)) is not lease:
                 return
             if self.on_delete is not None and lease.client_key != NO_OWNER:
                 # DeleteClient is about a client's record; a conflict record has none.
                 await self.on_delete(lease)
             await self.store.delete(lease.address)
-            del self._by_address[lease.address]
+            del self._by_address[int(lease.address)]
             if self._by_client.get(lease.client_key) is lease:
                 del self._by_client[lease.client_key]
             self._note_reusable(lease.address)
@@ -503,8 +503,8 @@ class LeaseManager:
         ):
             return CommitResult(CommitOutcome.REFUSED, None,
                                 "address is the network or broadcast address")
-        async with self._client_locks.hold(client.key), self._address_locks.hold(address):
-            record = self._by_address.get(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
+            record = self._by_address.get(int(address))
             if record is not None and record.blocks_address(now):
                 return CommitResult(CommitOutcome.REFUSED, None,
                                     f"address is in use ({record.state.name.lower()})")
@@ -533,11 +533,11 @@ class LeaseManager:
         so there is one place where a record is deleted.
         """
         for _ in range(3):  # the record may be replaced while we wait for its lock
-            lease = self._by_address.get(address)
+            lease = self._by_address.get(int(address))
             if lease is None:
                 return None
             await self._delete(lease)
-            if address not in self._by_address:
+            if int(address) not in self._by_address:
                 log.info("lease_deleted", address=str(address), client=str(lease.hw_address))
                 return lease
         return None
@@ -547,11 +547,11 @@ class LeaseManager:
     # --- index upkeep ---------------------------------------------------------
 
     def _index(self, lease: Lease) -> None:
-        old = self._by_address.get(lease.address)
+        old = self._by_address.get(int(lease.address))
         if old is not None and old.client_key != lease.client_key and \
                 self._by_client.get(old.client_key) is old:
             del self._by_client[old.client_key]
-        self._by_address[lease.address] = lease
+        self._by_address[int(lease.address)] = lease
         if lease.state is LeaseState.DECLINED:
             # No affinity to a declined address: its client is not steered back.
             current = self._by_client.get(lease.client_key)
