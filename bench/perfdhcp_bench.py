@@ -114,7 +114,8 @@ def callouts_yaml(mode: str) -> str:
 
 
 def dhcpd_config_yaml(
-    interface: str, lease_store: str, lease_path: Path, callouts: str = "none"
+    interface: str, lease_store: str, lease_path: Path, callouts: str = "none",
+    server_settings: tuple[str, ...] = (),
 ) -> str:
     """The dhcpd YAML config for the benchmark pool (written by hand: no PyYAML needed)."""
     store = f"  type: {lease_store}\n"
@@ -125,7 +126,8 @@ def dhcpd_config_yaml(
         f"  interfaces: [{interface}]\n"
         "  port: 67\n"
         "  authoritative: true\n"
-        "lease_store:\n"
+        + "".join(f"  {setting}\n" for setting in server_settings)
+        + "lease_store:\n"
         f"{store}"
         "logging:\n"
         "  level: warning\n"
@@ -171,6 +173,7 @@ class DhcpdServer:
         profile: Path | None,
         python: str,
         callouts: str = "none",
+        server_settings: tuple[str, ...] = (),
     ) -> None:
         self.ns = ns
         self.dir = workdir
@@ -178,7 +181,8 @@ class DhcpdServer:
         self.config_path = self.dir / "dhcpd.yaml"
         self.log_path = self.dir / "dhcpd.log"
         self.config_path.write_text(
-            dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3", callouts)
+            dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3", callouts,
+                              server_settings)
         )
         self.cpu = cpu
         self.profile = profile
@@ -271,6 +275,7 @@ def bench_server(
                     profile=profile,
                     python=args.python,
                     callouts=args.callouts,
+                    server_settings=tuple(args.server_setting),
                 )
             server.start()
             try:
@@ -380,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--kea-socket", choices=["raw", "udp"], default="raw", help="Kea dhcp-socket-type"
     )
+    p.add_argument("--server-setting", action="append", default=[], metavar="'KEY: VALUE'",
+                   help="dhcpd: an extra line under server: (e.g. 'queue_size: 256'); repeatable")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="per-thread CPU (user/system) per ACK")
     p.add_argument("--profile", action="store_true", help="profile dhcpd (py-spy or cProfile)")
