@@ -83,10 +83,11 @@ class HookMetrics:
         series = self._series.get(hook)
         if series is None:
             series = self._series[hook] = _HookSeries()
-        calls = series.calls
-        if outcome not in calls:
-            raise ValueError(f"hook outcome must be one of {HOOK_OUTCOMES}, not {outcome!r}")
-        calls[outcome] += 1
+        try:
+            series.calls[outcome] += 1
+        except KeyError:
+            raise ValueError(
+                f"hook outcome must be one of {HOOK_OUTCOMES}, not {outcome!r}") from None
         series.buckets[bisect.bisect_left(HOOK_BUCKETS, seconds)] += 1
         series.seconds += seconds
 
@@ -103,9 +104,9 @@ class HookMetrics:
 HOOKS = HookMetrics()
 
 
-def hook_observe(hook: str, outcome: HookOutcome, seconds: float) -> None:
-    """Record one callout: `hook` its name (e.g. "PktRecv"), how it ended, how long it took."""
-    HOOKS.observe(hook, outcome, seconds)
+# Record one callout: the hook's name, how it ended, how long it took. The
+# bound method itself, not a wrapper: it is called after every hook call.
+hook_observe = HOOKS.observe
 
 
 # --- the collector ------------------------------------------------------------------
@@ -176,6 +177,10 @@ class DhcpCollector(Collector):
         for reason in DropReason:
             dropped.add_metric([reason.name], counts.get(reason, 0))
         yield dropped
+        yield CounterMetricFamily(
+            "dhcpd_callout_drop_reports_lost",
+            "Queue-full and queue-timeout drops not reported to packet_drop because "
+            "too many reports were waiting for the hook.", value=stats.drop_reports_lost)
 
     def _pools(self, source: MetricsSource) -> Iterator[Metric]:
         labels = ["subnet", "pool"]

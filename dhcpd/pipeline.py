@@ -11,22 +11,21 @@ with PROCESSED for every packet that reached new_packet.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import structlog
-
-from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
-from dhcpd.hooks.dispatcher import Dispatcher
-from dhcpd.hooks.session import PacketHooks
+from dhcpd.hooks.api import DropReason, NewPacketVerdict
+from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
+from dhcpd.hooks.session import PacketHooks, new_packet_event, packet_send_event
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
 from dhcpd.records import fast_init
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
-from dhcpd.wire import DhcpMessage, MalformedPacket
+from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
 
 log = get_logger("dhcpd")
+TYPE_NAMES = {kind: kind.name for kind in MessageType}  # Enum.name is a slow property
 
 
 @fast_init  # built per packet: see dhcpd/records.py
@@ -74,84 +73,105 @@ class PacketPipeline:
             outcome.reply.max_size))
 
     async def _with_callouts(self, item: Received) -> None:
+        # Each hook's call is the outcome itself when the hook finished at once (its
+        # common case), else an awaitable of it; the slow paths are in the helpers.
         ctx = item.ctx
         # One dispatcher for the whole packet, even if a reload swaps it meanwhile.
+        # (No log context to clear first: each packet runs in a fresh copy of the
+        # scheduler's context, see dhcpd/scheduler.py.)
         hooks = PacketHooks(self.callouts, item.data, ctx.local_address)
-        structlog.contextvars.clear_contextvars()  # new_packet logs before we know the client
+        callers = hooks.callers
         try:
-            request = await self._new_packet(item, hooks)
-            if request is None:
-                return
+            request = item.request
+            call = callers.get("new_packet")
+            called = OK_NONE if call is None else call(new_packet_event(
+                item.data, ctx.local_address, ctx.interface, ctx.source_address, ctx.source_port,
+            ))
+            if called is not OK_NONE or request is None:
+                # It waits, failed, timed out or handed back a verdict; or no parse.
+                request = await self._new_packet(item, hooks, called)
+                if request is None:
+                    return
             self._bind_log_context(request, ctx)
             if self.paused:
                 await self._drop_with_hook(hooks, DropReason.PAUSED, "server paused", ctx)
                 return
-            if not await hooks.handle_options(request):
+            called = hooks.handle_options(request)
+            if not isinstance(called, HookOutcome):
+                called = await called
+            if called.drop:
                 await self._drop_with_hook(hooks, DropReason.TIMEOUT,
                                            "handle_options callout timed out", ctx)
                 return
             outcome = await self.protocol.handle(request, ctx, time.time(), hooks)
-            if outcome.reply is None:
+            reply = outcome.reply
+            if reply is None:
                 if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
-                    await hooks.packet_drop(outcome.drop)
+                    called = hooks.packet_drop(outcome.drop)
+                    if not isinstance(called, HookOutcome):
+                        await called
                 self._dropped(outcome, ctx)
                 return
-            encoded = outcome.reply.message.encode_with_report(outcome.reply.max_size)
-            final = await self._packet_send(hooks, outcome.reply, encoded[0])
-            if final is None:
-                await self._drop_with_hook(hooks, DropReason.TIMEOUT,
-                                           "packet_send callout timed out", ctx)
-                return
-            self._send(request, ctx, outcome.reply, (final, encoded[1]))
+            payload, omitted = reply.message.encode_with_report(reply.max_size)
+            call = callers.get("packet_send")
+            if call is not None:
+                destination = reply.destination
+                called = call(packet_send_event(
+                    payload, hooks.packet, destination.address, destination.port,
+                    hooks.interface_address, hooks.context,
+                ))
+                if called is not OK_NONE:
+                    final = await self._packet_send(called, payload)
+                    if final is None:
+                        await self._drop_with_hook(hooks, DropReason.TIMEOUT,
+                                                   "packet_send callout timed out", ctx)
+                        return
+                    payload = final
+            self._send(request, ctx, reply, (payload, omitted))
         finally:
             # Exactly once per packet that reached new_packet: free its context.
-            await hooks.packet_drop(DropReason.PROCESSED)
+            called = hooks.packet_drop(DropReason.PROCESSED)
+            if not isinstance(called, HookOutcome):
+                await called
 
-    async def _new_packet(self, item: Received, hooks: PacketHooks) -> DhcpMessage | None:
-        """new_packet, and the packet to process (None: nothing more to do)."""
+    async def _new_packet(
+        self, item: Received, hooks: PacketHooks, called: HookOutcome | Awaitable[HookOutcome]
+    ) -> DhcpMessage | None:
+        """What new_packet's call says, and the packet to process (None: nothing more
+        to do)."""
         ctx = item.ctx
         request = item.request
-        callouts = hooks.dispatcher
-        if callouts.has("new_packet"):
-            outcome = await callouts.call("new_packet", NewPacketEvent(
-                packet=item.data, interface_address=ctx.local_address, interface=ctx.interface,
-                source_address=ctx.source_address, source_port=ctx.source_port,
-            ))
-            if outcome.drop:
-                await self._drop_with_hook(hooks, DropReason.TIMEOUT,
-                                           "new_packet callout timed out", ctx)
-                return None
-            verdict = outcome.value if isinstance(outcome.value, NewPacketVerdict) else None
-            if verdict is not None:
-                hooks.context = verdict.context
-                if verdict.packet is not None:
-                    hooks.packet = bytes(verdict.packet)
-                    try:
-                        request = DhcpMessage.parse(hooks.packet)
-                    except MalformedPacket as exc:
-                        await self._drop_with_hook(
-                            hooks, DropReason.INVALID, f"replacement packet: {exc}", ctx)
-                        return None
-                if not verdict.process:
-                    # ProcessIt = FALSE: only PROCESSED follows for the callout;
-                    # we count it as a drop by policy.
-                    self.drop(DropReason.UNAUTH, "new_packet callout: do not process", ctx)
+        outcome = called if isinstance(called, HookOutcome) else await called
+        if outcome.drop:
+            await self._drop_with_hook(hooks, DropReason.TIMEOUT,
+                                       "new_packet callout timed out", ctx)
+            return None
+        verdict = outcome.value if isinstance(outcome.value, NewPacketVerdict) else None
+        if verdict is not None:
+            hooks.context = verdict.context
+            if verdict.packet is not None:
+                hooks.packet = bytes(verdict.packet)
+                try:
+                    request = DhcpMessage.parse(hooks.packet)
+                except MalformedPacket as exc:
+                    await self._drop_with_hook(
+                        hooks, DropReason.INVALID, f"replacement packet: {exc}", ctx)
                     return None
+            if not verdict.process:
+                # ProcessIt = FALSE: only PROCESSED follows for the callout;
+                # we count it as a drop by policy.
+                self.drop(DropReason.UNAUTH, "new_packet callout: do not process", ctx)
+                return None
         if request is None:
             await self._drop_with_hook(hooks, DropReason.INVALID, "malformed packet", ctx)
         return request
 
-    async def _packet_send(self, hooks: PacketHooks, reply: Reply, payload: bytes
+    @staticmethod
+    async def _packet_send(called: HookOutcome | Awaitable[HookOutcome], payload: bytes
                            ) -> bytes | None:
-        """packet_send may replace the response; None: drop it (a timeout so configured)."""
-        callouts = hooks.dispatcher
-        if not callouts.has("packet_send"):
-            return payload
-        outcome = await callouts.call("packet_send", PacketSendEvent(
-            response=payload, request=hooks.packet, destination=reply.destination.address,
-            destination_port=reply.destination.port, interface_address=hooks.interface_address,
-            context=hooks.context,
-        ))
+        """What packet_send's call says: the response to send (a replacement, or
+        `payload`); None: drop it (a timeout so configured)."""
+        outcome = called if isinstance(called, HookOutcome) else await called
         if outcome.drop:
             return None
         if outcome.ok and outcome.value is not None:
@@ -181,7 +201,7 @@ class PacketPipeline:
         ))
         if sent:
             reply_type = reply.message.message_type
-            self.stats.sent[reply_type.name if reply_type is not None else "BOOTREPLY"] += 1
+            self.stats.sent[TYPE_NAMES[reply_type] if reply_type is not None else "BOOTREPLY"] += 1
 
     def _dropped(self, outcome: Outcome, ctx: ReceiveContext) -> None:
         if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
@@ -190,7 +210,9 @@ class PacketPipeline:
     async def _drop_with_hook(
         self, hooks: PacketHooks, reason: DropReason, detail: str, ctx: ReceiveContext
     ) -> None:
-        await hooks.packet_drop(reason)
+        called = hooks.packet_drop(reason)
+        if not isinstance(called, HookOutcome):
+            await called
         self.drop(reason, detail, ctx)
 
     def drop(self, reason: DropReason, detail: str, ctx: ReceiveContext) -> None:

@@ -11,9 +11,9 @@ does, minus its scheduling hops; it roughly halves the per-packet overhead of
 a worker pool.
 
 No Task runs these steps, so code on that path must not need
-`asyncio.current_task()` (asyncio.timeout does). The callout dispatcher uses
-deadlines: while callouts are active (`needs_task()` true) each packet gets
-a real Task instead.
+`asyncio.current_task()` (asyncio.timeout does, and asyncio.wait_for since
+Python 3.12). The callout dispatchers keep their deadlines with timers
+(dhcpd/hooks/dispatcher.py), so packets with callouts run the same way.
 
 `pump()` starts at most `batch` packets per call and asks the loop for another
 call for the rest, so that under overload the loop still reads the sockets
@@ -44,21 +44,18 @@ class PacketScheduler(Generic[T]):
         limit: int,
         queue: WorkQueue[T],
         on_error: Callable[[T, Exception], None],
-        needs_task: Callable[[], bool] = lambda: False,
-        batch: int = 256,
+        batch: int = 64,
     ) -> None:
         self._run = run
         self.limit = limit
         self.queue = queue
         self.batch = batch
         self._on_error = on_error
-        self._needs_task = needs_task
         self._loop: asyncio.AbstractEventLoop | None = None
         self._root = contextvars.copy_context()
         self._in_flight = 0
         self._pumping = False
         self._pump_scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
         # coroutines waiting on a future, stepped again when it is done
         self._parked: dict[PacketCoroutine, contextvars.Context] = {}
         self._idle: asyncio.Event | None = None
@@ -67,9 +64,9 @@ class PacketScheduler(Generic[T]):
     def in_flight(self) -> int:
         return self._in_flight
 
-    def submit(self, item: T, urgent: bool) -> bool:
-        """Queue `item` for the next pump(); False if a packet was lost for want of room
-        (see WorkQueue.put)."""
+    def submit(self, item: T, urgent: bool) -> T | None:
+        """Queue `item` for the next pump(); return the packet lost for want of room,
+        if any (see WorkQueue.put)."""
         return self.queue.put(item, urgent)
 
     def pump(self) -> None:
@@ -112,21 +109,12 @@ class PacketScheduler(Generic[T]):
         parked, self._parked = self._parked, {}  # their callbacks now find nothing to do
         for coro, context in parked.items():
             self._step(coro, context, asyncio.CancelledError())
-        for task in list(self._tasks):
-            task.cancel()
 
     # --- running ---------------------------------------------------------------
 
     def _start(self, item: T) -> None:
         self._in_flight += 1
-        coro = self._guarded(item)
-        context = self._root.copy()
-        if self._needs_task():
-            task = self._loop_now().create_task(coro, context=context)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        else:
-            self._step(coro, context)
+        self._step(self._guarded(item), self._root.copy())
 
     def _step(
         self, coro: PacketCoroutine, context: contextvars.Context,

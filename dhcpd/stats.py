@@ -13,6 +13,9 @@ class ServerStats:
     received: Counter[str] = field(default_factory=Counter)  # by message type name
     sent: Counter[str] = field(default_factory=Counter)
     dropped: Counter[DropReason] = field(default_factory=Counter)
+    # NOMEM/TIMEOUT drops not reported to packet_drop because too many reports
+    # were already waiting for the hook
+    drop_reports_lost: int = 0
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         return {

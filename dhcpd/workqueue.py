@@ -2,10 +2,11 @@
 
 Two lanes: packets that finish an exchange (REQUEST, RELEASE, DECLINE, INFORM)
 go before those that start one (DISCOVER, BOOTP), and when the queue is full
-an urgent packet takes the place of the oldest waiting DISCOVER. Under overload the server
-thus completes the exchanges it began instead of offering to ever more clients
-that it then cannot acknowledge, and a packet that waited longer than its
-client will (max_delay) is dropped unprocessed rather than answered too late.
+a new packet takes the place of the oldest waiting DISCOVER. Under overload the
+server thus completes the exchanges it began instead of offering to ever more
+clients that it then cannot acknowledge; it offers to the newest DISCOVERs
+first (their clients are still waiting), and a packet that waited longer than
+its client will (max_delay) is dropped unprocessed rather than answered too late.
 
 Plain synchronous code: the scheduler (dhcpd/scheduler.py) takes from it
 whenever an exchange slot frees up, so nothing here awaits.
@@ -36,23 +37,30 @@ class WorkQueue(Generic[T]):
     def __len__(self) -> int:
         return len(self._urgent) + len(self._normal)
 
-    def put(self, item: T, urgent: bool) -> bool:
-        """Queue `item`; False when a packet was dropped for want of room.
+    def put(self, item: T, urgent: bool) -> T | None:
+        """Queue `item`; return the packet lost for want of room, if any.
 
-        When full, an urgent item evicts the oldest normal one (and False is
-        returned for that loss); a normal item is refused.
+        When full, the oldest waiting normal item makes room (and is returned);
+        with only urgent items waiting, the new item is refused (and returned).
         """
+        now = time.monotonic()
         if len(self._urgent) + len(self._normal) >= self.capacity:
-            if not urgent or not self._normal:
-                return False
-            self._normal.popleft()
-            self._urgent.append((time.monotonic(), item))
-            return False
-        (self._urgent if urgent else self._normal).append((time.monotonic(), item))
-        return True
+            if not self._normal:
+                return item
+            _at, evicted = self._normal.popleft()
+            (self._urgent if urgent else self._normal).append((now, item))
+            return evicted
+        (self._urgent if urgent else self._normal).append((now, item))
+        return None
 
     def take(self) -> T | None:
-        """The next item that is still fresh, urgent first; None when empty.
+        """The next item that is still fresh: urgent ones first, oldest first; then
+        normal ones newest first; None when empty.
+
+        Normal items (DISCOVERs) are served last in, first out: under overload
+        the newest DISCOVER is the one whose client is still waiting, while the
+        oldest may have given up or sent another; the oldest are the ones
+        evicted when the queue is full, or expire.
 
         Items that waited longer than max_delay are discarded on the way,
         counted in `expired` and passed to `on_expired`.
@@ -62,7 +70,7 @@ class WorkQueue(Generic[T]):
             if self._urgent:
                 at, item = self._urgent.popleft()
             elif self._normal:
-                at, item = self._normal.popleft()
+                at, item = self._normal.pop()
             else:
                 return None
             if now - at <= self.max_delay:

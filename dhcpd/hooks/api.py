@@ -192,8 +192,10 @@ class ServerOptions:
     _cache: dict[int, Any]
 
     def __init__(self, options: Options) -> None:
-        object.__setattr__(self, "_options", options.copy())
-        object.__setattr__(self, "_cache", {})
+        # Made for every packet (handle_options): set through the slots' own
+        # descriptors, not object.__setattr__ (which looks them up each time).
+        _set_options(self, options.copy())
+        _set_cache(self, {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ServerOptions is read-only")
@@ -299,6 +301,9 @@ class ServerOptions:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SERVER_OPTION_FIELDS)
         return f"ServerOptions({fields})"
 
+
+_set_options = vars(ServerOptions)["_options"].__set__
+_set_cache = vars(ServerOptions)["_cache"].__set__
 
 SERVER_OPTION_FIELDS = (
     "message_type", "subnet_mask", "requested_address", "requested_lease_time", "overload",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import inspect
 import time
 import types
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -25,6 +26,7 @@ from dhcpd.logsetup import get_logger
 from .api import HOOK_NAMES, HookTable, NewPacketVerdict
 
 log = get_logger("dhcpd.hooks")
+perf_counter = time.perf_counter
 
 OnTimeout = Literal["continue", "drop"]
 
@@ -55,7 +57,9 @@ class HookOutcome:
 
 SKIPPED = HookOutcome(CallStatus.SKIPPED)
 OK_NONE = HookOutcome(CallStatus.OK)
+FAILED = HookOutcome(CallStatus.FAILED)
 _RETURNING = frozenset({"new_packet", "packet_send"})  # the hooks that hand back values
+_FINISHED = object()  # what next(coroutine.__await__(), _FINISHED) gives for a finished hook
 
 
 @dataclass
@@ -78,6 +82,9 @@ class HookStats:
 
 CallResult = Literal["ok", "failed", "timeout"]
 Observer = Callable[[str, CallResult, float], None]  # (hook, outcome, seconds), for metrics
+# One slot's call, bound: the outcome at once when the hook finished without
+# waiting (the common case: no coroutine to await), else an awaitable of it.
+Caller = Callable[[Any], "HookOutcome | Awaitable[HookOutcome]"]
 
 
 def is_async(function: Any) -> bool:
@@ -87,28 +94,87 @@ def is_async(function: Any) -> bool:
     )
 
 
+class _Deadline:
+    """The deadline of one hook that suspended: what Task.cancel() would do, on a timer.
+
+    No Task is needed (packets run without one, see dhcpd/scheduler.py): at
+    the deadline the future the hook waits for is cancelled, so the hook gets
+    CancelledError at that `await`, exactly as when its task is cancelled; if
+    it waits for nothing that can be cancelled (a bare yield, a future already
+    done), CancelledError is thrown into it at its next step instead.
+    """
+
+    __slots__ = ("expired", "must_cancel", "waiting")
+
+    def __init__(self, waiting: Any) -> None:
+        self.waiting = waiting
+        self.expired = False
+        self.must_cancel = False
+
+    def expire(self) -> None:
+        self.expired = True
+        waiting = self.waiting
+        if waiting is None or not waiting.cancel():
+            self.must_cancel = True
+
+
 @types.coroutine
-def _resume(coro: Any, pending: Any) -> Generator[Any, None, Any]:
-    """Go on driving a started coroutine, as the enclosing task would have.
+def _resume(coro: Any, pending: Any, deadline: float) -> Generator[Any, None, Any]:
+    """Go on driving a started coroutine, as the enclosing task would have, until `deadline`.
 
     The hook's first step ran directly (see `call`); only a hook that suspends
-    gets here, under asyncio.timeout. A deadline can interrupt a hook that
-    awaits; one that computes without awaiting cannot be interrupted on the
-    event loop, which is why slow work belongs in plain hooks.
+    gets here, and its deadline timer starts now. A deadline can interrupt a
+    hook that awaits; one that computes without awaiting cannot be
+    interrupted on the event loop, which is why slow work belongs in plain
+    hooks. Raises TimeoutError when the hook ends by the deadline's
+    cancellation; any other cancellation (shutdown) goes on up.
     """
-    while True:
-        try:
-            yield pending  # the future it waits for, handed to our task
-        except BaseException as exc:  # cancellation (the deadline) goes into the hook
+    deadline_state = _Deadline(pending)
+    timer = asyncio.get_running_loop().call_later(deadline, deadline_state.expire)
+    try:
+        while True:
             try:
-                pending = coro.throw(exc)
+                try:
+                    yield pending  # the future it waits for, handed to whoever steps us
+                except BaseException as exc:  # a cancellation goes into the hook
+                    deadline_state.must_cancel = False
+                    pending = coro.throw(exc)
+                else:
+                    if deadline_state.must_cancel:
+                        deadline_state.must_cancel = False
+                        pending = coro.throw(asyncio.CancelledError())
+                    else:
+                        pending = coro.send(None)  # resumed as asyncio.Task resumes: with None
             except StopIteration as done:
                 return done.value
-            continue
-        try:
-            pending = coro.send(None)  # resumed as asyncio.Task resumes: with None
-        except StopIteration as done:
-            return done.value
+            except asyncio.CancelledError:
+                if deadline_state.expired:
+                    raise TimeoutError from None
+                raise
+            deadline_state.waiting = pending
+    finally:
+        timer.cancel()
+
+
+async def within(future: asyncio.Future[Any], deadline: float) -> Any:
+    """`await future`, cancelled at `deadline` (TimeoutError): asyncio.wait_for for a
+    future, without the current task that asyncio.timeout (and wait_for since
+    Python 3.12) needs."""
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = future.cancel()
+
+    timer = future.get_loop().call_later(deadline, expire)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if expired:
+            raise TimeoutError from None
+        raise
+    finally:
+        timer.cancel()
 
 
 def _valid(slot: str, value: Any) -> bool:
@@ -133,6 +199,15 @@ class Dispatcher(Protocol):
 
     module: str | None
     observer: Observer | None
+
+    @property
+    def callers(self) -> Mapping[str, Caller]:
+        """The slots that may be called now (filled, not quarantined), each bound to
+        its call, for the packet path: `callers[slot](event)` is `call(slot, event)`
+        without the lookups, and without a coroutine for a hook that finishes at
+        once: it is the outcome itself, or else an awaitable of it
+        (`if not isinstance(outcome, HookOutcome): outcome = await outcome`).
+        A quarantined slot is taken out."""
 
     @property
     def active(self) -> bool: ...
@@ -172,17 +247,24 @@ class HookBooks:
         self._stats: dict[str, HookStats] = {name: HookStats() for name in slots}
         self._policies = {name: self.policy(name) for name in self._stats}
         self._logged_first: set[str] = set()
+        self.callers: dict[str, Caller] = {}
+        for name in self._stats:
+            self.callers[name] = self._caller(name)
 
     def _add_slot(self, slot: str) -> None:
         if slot not in self._stats:
             self._stats[slot] = HookStats()
             self._policies[slot] = self.policy(slot)
+            self.callers[slot] = self._caller(slot)
+
+    def _caller(self, slot: str) -> Caller:
+        """`slot`'s entry in `callers`."""
+        raise NotImplementedError
 
     # --- what is there ---------------------------------------------------------
 
     def has(self, slot: str) -> bool:
-        stats = self._stats.get(slot)
-        return stats is not None and not stats.quarantined
+        return slot in self.callers
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {name: stats.snapshot() for name, stats in self._stats.items()}
@@ -193,7 +275,7 @@ class HookBooks:
     # --- outcomes ------------------------------------------------------------------
 
     def _ok(self, slot: str, stats: HookStats, started: float, value: Any) -> HookOutcome:
-        elapsed = time.perf_counter() - started
+        elapsed = perf_counter() - started
         stats.total_seconds += elapsed
         if elapsed > stats.max_seconds:
             stats.max_seconds = elapsed
@@ -221,12 +303,19 @@ class HookBooks:
     def _timed(
         self, slot: str, stats: HookStats, started: float, outcome: CallResult
     ) -> float:
-        elapsed = time.perf_counter() - started
+        elapsed = perf_counter() - started
         stats.total_seconds += elapsed
         stats.max_seconds = max(stats.max_seconds, elapsed)
         if self.observer is not None:
             self.observer(slot, outcome, elapsed)
         return elapsed
+
+    def _failed_call(
+        self, slot: str, stats: HookStats, started: float, exc: BaseException
+    ) -> HookOutcome:
+        self._timed(slot, stats, started, "failed")
+        self._failed(slot, stats, exc)
+        return FAILED
 
     def _failed(
         self, slot: str, stats: HookStats, exc: BaseException, traceback: str | None = None
@@ -252,6 +341,7 @@ class HookBooks:
         stats.consecutive_problems += 1
         if self.quarantine_after and stats.consecutive_problems >= self.quarantine_after:
             stats.quarantined = True
+            self.callers.pop(slot, None)
             log.error("callout_quarantined", hook=slot, module=self.module,
                       consecutive_problems=stats.consecutive_problems,
                       until="the next configuration reload")
@@ -267,19 +357,18 @@ class CalloutDispatcher(HookBooks):
     quarantine_after: int = 5
     thread_workers: int = 8
     observer: Observer | None = None
+    active: bool = field(init=False, default=False)  # some slot is filled
 
     def __post_init__(self) -> None:
         table = self.table or HookTable()
         self._hooks: dict[str, Any] = {
             name: getattr(table, name) for name in HOOK_NAMES if getattr(table, name) is not None
         }
-        self._async = {name: is_async(hook) for name, hook in self._hooks.items()}
-        self._open_books(self._hooks)
         self._executor: ThreadPoolExecutor | None = None
+        self._open_books(self._hooks)
+        # Read for every packet: an attribute (the table never changes), no property.
+        self.active = bool(self._hooks)
 
-    @property
-    def active(self) -> bool:
-        return bool(self._hooks)
 
     async def start(self) -> None:
         """Nothing to start in-process."""
@@ -287,39 +376,97 @@ class CalloutDispatcher(HookBooks):
     # --- calling -------------------------------------------------------------------
 
     async def call(self, slot: str, event: Any) -> HookOutcome:
-        # This runs for every hook of every packet: keep the common path short.
-        hook = self._hooks.get(slot)
-        stats = self._stats.get(slot)
-        if hook is None or stats is None or stats.quarantined:
+        caller = self.callers.get(slot)
+        if caller is None:  # empty or quarantined
             return SKIPPED
-        policy = self._policies[slot]
-        stats.calls += 1
-        started = time.perf_counter()
-        try:
-            if self._async[slot]:
+        outcome = caller(event)
+        return outcome if isinstance(outcome, HookOutcome) else await outcome
+
+    def _caller(self, slot: str) -> Caller:
+        hook = self._hooks[slot]
+        if is_async(hook):
+            return self._async_caller(slot, hook)
+        return functools.partial(self._call_plain, slot, hook)
+
+    def _async_caller(self, slot: str, hook: Any) -> Caller:
+        """The call of an async hook, for every hook of every packet: its books are
+        bound in, and the common path (the hook finishes without waiting: no timer,
+        no task, no coroutine of ours) is kept short; _finish takes a hook that waits."""
+        stats = self._stats[slot]
+        deadline = self._policies[slot].deadline
+        returning = slot in _RETURNING
+        books = self
+
+        def call(event: Any) -> HookOutcome | Awaitable[HookOutcome]:
+            stats.calls += 1
+            started = perf_counter()
+            try:
                 coroutine = hook(event)
-                try:
-                    # Most hooks finish without waiting: no timer, no task.
-                    pending = coroutine.send(None)
-                except StopIteration as done:
-                    value = done.value
+                if returning:
+                    try:
+                        pending = coroutine.send(None)  # its first step, inline
+                    except StopIteration as done:
+                        value = done.value
+                    else:
+                        return books._finish(slot, stats, started, coroutine, pending, deadline)
                 else:
-                    async with asyncio.timeout(policy.deadline):
-                        value = await _resume(coroutine, pending)
-            else:
-                loop = asyncio.get_running_loop()
-                # Abandoned on timeout: the thread runs on, but nobody waits for it.
-                value = await asyncio.wait_for(
-                    loop.run_in_executor(self._pool(), hook, event), policy.deadline
-                )
+                    # What it returns is ignored: next() with a default steps it as
+                    # send(None) does, without the StopIteration that send() raises
+                    # at the end (CPython makes none when it returns None).
+                    pending = next(coroutine.__await__(), _FINISHED)
+                    if pending is not _FINISHED:
+                        return books._finish(slot, stats, started, coroutine, pending, deadline)
+                    value = None
+            except TimeoutError:
+                return books._timed_out(slot, stats, started)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a hook's sys.exit() must not stop the server
+                return books._failed_call(slot, stats, started, exc)
+            if value is not None:
+                return books._ok(slot, stats, started, value)
+            # _ok for None, which every slot may hand back, inline.
+            elapsed = perf_counter() - started
+            stats.total_seconds += elapsed
+            if elapsed > stats.max_seconds:
+                stats.max_seconds = elapsed
+            stats.consecutive_problems = 0
+            observer = books.observer
+            if observer is not None:
+                observer(slot, "ok", elapsed)
+            return OK_NONE
+
+        return call
+
+    async def _finish(self, slot: str, stats: HookStats, started: float, coroutine: Any,
+                      pending: Any, deadline: float) -> HookOutcome:
+        """The rest of an async hook that waits, until its deadline."""
+        try:
+            value = await _resume(coroutine, pending, deadline)
         except TimeoutError:
             return self._timed_out(slot, stats, started)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a hook's sys.exit() must not stop the server
-            self._timed(slot, stats, started, "failed")
-            self._failed(slot, stats, exc)
-            return HookOutcome(CallStatus.FAILED)
+            return self._failed_call(slot, stats, started, exc)
+        return self._ok(slot, stats, started, value)
+
+    async def _call_plain(self, slot: str, hook: Any, event: Any) -> HookOutcome:
+        """A plain hook, in the thread pool."""
+        stats = self._stats[slot]
+        stats.calls += 1
+        started = perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            # Abandoned on timeout: the thread runs on, but nobody waits for it.
+            value = await within(loop.run_in_executor(self._pool(), hook, event),
+                                 self._policies[slot].deadline)
+        except TimeoutError:
+            return self._timed_out(slot, stats, started)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a hook's sys.exit() must not stop the server
+            return self._failed_call(slot, stats, started, exc)
         return self._ok(slot, stats, started, value)
 
     def _pool(self) -> ThreadPoolExecutor:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import itertools
 import os
@@ -46,6 +47,7 @@ from dhcpd.logsetup import current_logging, get_logger
 from .api import ControlCode, ControlEvent
 from .dispatcher import (
     SKIPPED,
+    Caller,
     CallStatus,
     HookBooks,
     HookOutcome,
@@ -76,6 +78,14 @@ class _Answers(pickle.Unpickler):
 
 def _loads(body: bytes) -> Any:
     return _Answers(io.BytesIO(body)).load()
+
+
+_TIMED_OUT = "timeout"  # the status a call's deadline answers it with (never a worker's)
+
+
+def _expire(future: asyncio.Future[tuple[str, Any, str | None]]) -> None:
+    if not future.done():
+        future.set_result((_TIMED_OUT, None, None))
 
 
 def describe_exit(code: int | None) -> dict[str, Any]:
@@ -265,6 +275,9 @@ class IsolatedDispatcher(HookBooks):
 
     # --- calling -------------------------------------------------------------------
 
+    def _caller(self, slot: str) -> Caller:
+        return functools.partial(self.call, slot)
+
     async def call(self, slot: str, event: Any) -> HookOutcome:
         stats = self._stats.get(slot)
         if stats is None or stats.quarantined:
@@ -287,20 +300,22 @@ class IsolatedDispatcher(HookBooks):
         stats.calls += 1
         started = time.perf_counter()
         call_id = next(self._ids)
-        future: asyncio.Future[tuple[str, Any, str | None]] = \
-            asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[str, Any, str | None]] = loop.create_future()
         self._pending[call_id] = future
+        # The deadline answers the call itself (no task needed: packets run without one).
+        timer = loop.call_later(self._policies[slot].deadline, _expire, future)
         try:
             writer.write(encode(("call", call_id, slot, event)))
-            async with asyncio.timeout(self._policies[slot].deadline):
-                status, value, traceback = await future
-        except TimeoutError:
-            self._background(self._check(call_id))
-            return self._timed_out(slot, stats, started)
+            status, value, traceback = await future
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             status, value, traceback = "failed", f"cannot send the event: {exc}", None
         finally:
+            timer.cancel()
             self._pending.pop(call_id, None)
+        if status == _TIMED_OUT:
+            self._background(self._check(call_id))
+            return self._timed_out(slot, stats, started)
         if status == "ok":
             return self._ok(slot, stats, started, value)
         self._timed(slot, stats, started, "failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from ipaddress import IPv4Address
 
 from dhcpd.hooks.api import AddressDelReason
@@ -107,7 +108,8 @@ def offer_hook(ex: Exchange, lease_time: int, bootp: bool = False) -> CommitHook
     if not ex.hooks.dispatcher.has("address_offer"):
         return None
 
-    async def address_offer(lease: Lease, renewed: bool) -> bool:
-        return await ex.hooks.address_offer(lease.address, renewed, bootp, lease_time)
+    def address_offer(lease: Lease, renewed: bool) -> Awaitable[bool]:
+        # The hook's own awaitable, not a coroutine around it: this runs for every ACK.
+        return ex.hooks.address_offer(lease.address, renewed, bootp, lease_time)
 
     return address_offer

@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
 
 from dhcpd.hooks import HookTable, NewPacketVerdict
-from dhcpd.hooks.dispatcher import CalloutDispatcher, CallStatus, HookPolicy
+from dhcpd.hooks.dispatcher import OK_NONE, CalloutDispatcher, CallStatus, HookPolicy
+from dhcpd.scheduler import PacketScheduler
+from dhcpd.workqueue import WorkQueue
+
+T = TypeVar("T")
 
 
 def dispatcher(table: HookTable, **policies: HookPolicy) -> CalloutDispatcher:
@@ -126,3 +133,175 @@ async def test_success_resets_the_quarantine_count() -> None:
     await d.call("control", object())
     await d.call("control", object())
     assert d.has("control")
+
+
+# --- without a task: packets are run by the scheduler, stepped from callbacks ---------
+
+
+async def without_task(call: Callable[[], Awaitable[T]]) -> T:
+    """Await `call()` as the packet scheduler runs a packet: no asyncio Task."""
+    results: list[T] = []
+    errors: list[Exception] = []
+
+    async def run(_: str) -> None:
+        assert asyncio.current_task() is None
+        results.append(await call())
+
+    scheduler = PacketScheduler(run, 1, WorkQueue(1, 60), lambda _, exc: errors.append(exc))
+    scheduler.submit("packet", urgent=True)
+    # As the transport does: pump() from a reader callback, not from a task.
+    asyncio.get_running_loop().call_soon(scheduler.pump)
+    await asyncio.wait_for(scheduler.join(), 5)
+    assert not errors and len(results) == 1
+    return results[0]
+
+
+async def test_a_hook_that_waits_keeps_its_deadline_without_a_task() -> None:
+    cancelled: list[bool] = []
+
+    async def slow(event: Any) -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append(True)  # at the await it was waiting in
+            raise
+
+    d = dispatcher(HookTable(address_offer=slow),
+                   address_offer=HookPolicy(deadline=0.05, on_timeout="drop"))
+    started = asyncio.get_running_loop().time()
+    outcome = await without_task(lambda: d.call("address_offer", object()))
+    assert asyncio.get_running_loop().time() - started < 1
+    assert outcome.status is CallStatus.TIMEOUT and outcome.drop
+    assert cancelled == [True]
+    assert d.stats()["address_offer"]["timeouts"] == 1
+
+
+async def test_a_hook_that_waits_and_finishes_in_time_is_ok_without_a_task() -> None:
+    async def new_packet(event: Any) -> NewPacketVerdict:
+        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        return NewPacketVerdict(context="mine")
+
+    async def packet_drop(event: Any) -> str:
+        await asyncio.sleep(0.01)
+        return "ignored"
+
+    d = dispatcher(HookTable(new_packet=new_packet, packet_drop=packet_drop),
+                   new_packet=HookPolicy(deadline=1.0, on_timeout="drop"))
+    outcome = await without_task(lambda: d.call("new_packet", object()))
+    assert outcome.ok and outcome.value == NewPacketVerdict(context="mine")
+    assert (await without_task(lambda: d.call("packet_drop", object()))).ok
+    assert d.stats()["new_packet"]["timeouts"] == 0
+
+
+@pytest.mark.parametrize("in_task", [False, True])
+async def test_a_hook_that_only_yields_is_cancelled_at_its_next_step(in_task: bool) -> None:
+    # asyncio.sleep(0) waits for no future: the cancellation comes at its next step.
+    steps = 0
+
+    async def busy(event: Any) -> None:
+        nonlocal steps
+        while True:
+            steps += 1
+            await asyncio.sleep(0)
+
+    d = dispatcher(HookTable(handle_options=busy), handle_options=HookPolicy(deadline=0.05))
+    call = lambda: d.call("handle_options", object())  # noqa: E731
+    outcome = await (call() if in_task else without_task(call))
+    assert outcome.status is CallStatus.TIMEOUT and not outcome.drop
+    assert steps > 1
+
+
+async def test_a_plain_hook_keeps_its_deadline_without_a_task() -> None:
+    import time
+
+    def stuck(event: Any) -> None:
+        time.sleep(0.3)
+
+    d = dispatcher(HookTable(packet_drop=stuck), packet_drop=HookPolicy(deadline=0.05))
+    outcome = await without_task(lambda: d.call("packet_drop", object()))
+    assert outcome.status is CallStatus.TIMEOUT
+    d.close()
+
+
+async def test_cancelling_the_packet_is_not_a_timeout() -> None:
+    seen: list[str] = []
+
+    async def slow(event: Any) -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            seen.append("hook cancelled")
+            raise
+
+    d = dispatcher(HookTable(address_offer=slow), address_offer=HookPolicy(deadline=2.0))
+
+    async def run(_: str) -> None:
+        try:
+            await d.call("address_offer", object())
+        except asyncio.CancelledError:
+            seen.append("packet cancelled")
+            raise
+
+    scheduler = PacketScheduler(run, 1, WorkQueue(1, 60), lambda _, exc: None)
+    scheduler.submit("packet", urgent=True)
+    asyncio.get_running_loop().call_soon(scheduler.pump)
+    await asyncio.sleep(0.01)
+    scheduler.cancel()  # the shutdown's, after its drain deadline
+    await asyncio.wait_for(scheduler.join(), 1)
+    assert seen == ["hook cancelled", "packet cancelled"]
+    assert d.stats()["address_offer"]["timeouts"] == 0
+
+
+async def test_callers_are_the_slots_that_may_be_called() -> None:
+    async def broken(event: Any) -> None:
+        raise RuntimeError("boom")
+
+    async def fine(event: Any) -> str:
+        return "ignored: only new_packet and packet_send hand back"
+
+    d = dispatcher(HookTable(handle_options=broken, packet_drop=fine))
+    assert set(d.callers) == {"handle_options", "packet_drop"}
+    outcome = d.callers["packet_drop"](object())
+    assert outcome is OK_NONE  # finished at once: the outcome itself, no coroutine
+    for _ in range(3):
+        await d.call("handle_options", object())
+    assert set(d.callers) == {"packet_drop"}  # quarantined: taken out
+    assert not d.has("handle_options")
+    assert (await d.call("handle_options", object())).status is CallStatus.SKIPPED
+
+
+async def test_the_observer_sees_every_call_with_its_outcome() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def ok(event: Any) -> None:
+        return None
+
+    async def broken(event: Any) -> None:
+        raise RuntimeError("boom")
+
+    d = CalloutDispatcher(HookTable(packet_drop=ok, handle_options=broken),
+                          observer=lambda slot, outcome, seconds: seen.append((slot, outcome)))
+    await d.call("packet_drop", object())
+    await d.call("handle_options", object())
+    assert seen == [("packet_drop", "ok"), ("handle_options", "failed")]
+    stats = d.stats()["packet_drop"]
+    assert stats["calls"] == 1 and stats["total_seconds"] >= 0
+
+
+async def test_a_hook_bounds_a_step_of_its_own_in_a_task_of_its_own() -> None:
+    # As docs/callouts.md advises: asyncio.timeout() needs a task, the packet has none.
+    async def step() -> None:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)
+
+    async def new_packet(event: Any) -> NewPacketVerdict:
+        try:
+            await asyncio.create_task(step())
+        except TimeoutError:
+            return NewPacketVerdict(context="step timed out")
+        return NewPacketVerdict()
+
+    d = dispatcher(HookTable(new_packet=new_packet))
+    outcome = await without_task(lambda: d.call("new_packet", object()))
+    assert outcome.ok and outcome.value.context == "step timed out"

@@ -349,3 +349,49 @@ async def test_an_expired_lease_is_deleted_with_delete_client_after_the_hold_tim
     assert w.recorder.named("delete_client") == []
     await w.h.leases.reclaim(now + 3601 + 3601)  # past hold_reclaimed_time: deleted
     assert [e.address for e in w.recorder.named("delete_client")] == [address]
+
+
+async def test_packets_with_callouts_run_without_a_task() -> None:
+    # The scheduler steps packets from callbacks (no asyncio Task); the deadlines,
+    # the lease lock around address_offer and exactly one PROCESSED still hold.
+    from dhcpd.scheduler import PacketScheduler
+    from dhcpd.workqueue import WorkQueue
+
+    tasks: list[object] = []
+
+    async def address_offer(event: Any) -> None:
+        tasks.append(asyncio.current_task())
+        await asyncio.sleep(0.01)  # waits, under the lease lock
+        tasks.append(asyncio.current_task())
+
+    async def handle_options(event: Any) -> None:
+        tasks.append(asyncio.current_task())
+        if event.packet[28:34] == mac(2):
+            await asyncio.sleep(5)  # past its deadline: dropped, as configured
+
+    recorder = Recorder()
+    w = World(recorder.table(address_offer=address_offer, handle_options=handle_options),
+              handle_options=HookPolicy(deadline=0.05, on_timeout="drop"))
+    errors: list[Exception] = []
+    scheduler = PacketScheduler(w.pipeline.process, 8, WorkQueue(16, 60),
+                                lambda _, exc: errors.append(exc))
+    loop = asyncio.get_running_loop()
+
+    async def exchange(*messages: DhcpMessage) -> None:
+        for message in messages:
+            parsed = DhcpMessage.parse(message.encode())
+            scheduler.submit(Received(message.encode(), parsed, context()), urgent=True)
+        loop.call_soon(scheduler.pump)  # as the transport does: from a reader callback
+        await asyncio.wait_for(scheduler.join(), 2)
+
+    await exchange(request(MessageType.DISCOVER, 1), request(MessageType.DISCOVER, 2))
+    offer = DhcpMessage.parse(w.sent[-1].data)
+    assert len(w.sent) == 1 and offer.chaddr[:6] == mac(1)  # client 2: timed out
+    await exchange(request(MessageType.REQUEST, 1, requested=offer.yiaddr,
+                           server_id=SERVER_ADDRESS))
+    ack = DhcpMessage.parse(w.sent[-1].data)
+    assert ack.message_type is MessageType.ACK and ack.yiaddr == offer.yiaddr
+    assert not errors and tasks and set(tasks) == {None}
+    reasons = [event.reason for event in recorder.named("packet_drop")]
+    assert reasons.count(DropReason.PROCESSED) == 3 and reasons.count(DropReason.TIMEOUT) == 1
+    assert len(w.h.leases._client_locks) == 0

@@ -40,6 +40,7 @@ from dhcpd.hooks.session import server_options
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.wire import MessageType
 from tests.factories import SERVER_ADDRESS, request
+from tests.hooks.test_dispatcher import without_task
 from tests.hooks.test_hook_points import World
 
 A = IPv4Address("192.0.2.1")
@@ -333,3 +334,17 @@ async def test_build_dispatcher_makes_an_isolated_one(tmp_path: Path) -> None:
         assert dispatcher.active and dispatcher.module == str(module)
     finally:
         await dispatcher.aclose()
+
+
+async def test_calls_and_their_deadlines_need_no_task(tmp_path: Path) -> None:
+    policies = {"default": HookPolicy(deadline=1.0), "delete_client": HookPolicy(deadline=0.2)}
+    async with isolated(tmp_path, HAZARDS, policies=policies) as (d, _):
+        assert (await without_task(lambda: d.call("new_packet", new_packet_event()))).ok
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcome = await without_task(lambda: d.call("delete_client", DeleteClientEvent(
+            address=A, hw_address=b"\x02" * 6, hw_type=1, client_id=None,
+            client=ClientKind.DHCP)))  # sleeps 1.5 s
+        assert outcome.status is CallStatus.TIMEOUT and loop.time() - started < 1.0
+        assert d.stats()["delete_client"]["timeouts"] == 1
+        assert (await without_task(lambda: d.call("new_packet", new_packet_event()))).ok
