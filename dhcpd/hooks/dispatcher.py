@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from dhcpd.deadline import within
 from dhcpd.logsetup import get_logger
 
 from .api import HOOK_NAMES, HookTable, NewPacketVerdict
@@ -152,27 +153,6 @@ def _resume(coro: Any, pending: Any, deadline: float) -> Generator[Any, None, An
                     raise TimeoutError from None
                 raise
             deadline_state.waiting = pending
-    finally:
-        timer.cancel()
-
-
-async def within(future: asyncio.Future[Any], deadline: float) -> Any:
-    """`await future`, cancelled at `deadline` (TimeoutError): asyncio.wait_for for a
-    future, without the current task that asyncio.timeout (and wait_for since
-    Python 3.12) needs."""
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = future.cancel()
-
-    timer = future.get_loop().call_later(deadline, expire)
-    try:
-        return await future
-    except asyncio.CancelledError:
-        if expired:
-            raise TimeoutError from None
-        raise
     finally:
         timer.cancel()
 

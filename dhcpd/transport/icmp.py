@@ -20,6 +20,7 @@ import socket
 import struct
 from ipaddress import IPv4Address
 
+from dhcpd.deadline import within
 from dhcpd.logsetup import get_logger
 
 log = get_logger("dhcpd.transport")
@@ -141,7 +142,7 @@ class IcmpProber:
                     log.debug("probe_send_failed", address=str(address), error=str(exc))
                     continue
                 try:
-                    await asyncio.wait_for(future, timeout)
+                    await within(future, timeout)  # no Task here: see dhcpd/deadline.py
                     return True
                 except TimeoutError:
                     continue
