@@ -20,7 +20,6 @@ from dhcpd.hooks.api import (
     DeleteClientEvent,
     PacketDropEvent,
 )
-from dhcpd.hooks.dispatcher import HookOutcome
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
@@ -97,7 +96,7 @@ class DhcpServer:
         self.shutdown = asyncio.Event()
         self._callout_reload: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
-        self._drop_reports: set[asyncio.Task[HookOutcome]] = set()  # packet_drop NOMEM/TIMEOUT
+        self._drop_reports = 0  # packet_drop NOMEM/TIMEOUT reports under way
         self._overload_logged = 0.0
         self.ready = asyncio.Event()
         # systemd notify, health socket, privilege drop (dhcpd/service)
@@ -145,9 +144,9 @@ class DhcpServer:
                 self.endpoint.close()  # stop taking packets; finish what is queued
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.scheduler.join(), SHUTDOWN_DEADLINE)
-                    if self._drop_reports:  # packet_drop reports of queue drops
-                        await asyncio.wait_for(asyncio.gather(*self._drop_reports),
-                                               SHUTDOWN_DEADLINE)
+                    deadline = time.monotonic() + SHUTDOWN_DEADLINE
+                    while self._drop_reports and time.monotonic() < deadline:
+                        await asyncio.sleep(0.01)  # packet_drop reports of queue drops
                 self.scheduler.cancel()  # whatever missed the deadline
                 await self.control(ControlCode.STOP)  # before the callout is unloaded
                 await self.callouts.aclose()  # a worker process is stopped and reaped
@@ -352,17 +351,24 @@ class DhcpServer:
         self.stats.dropped[reason] += 1
         if not self.callouts.has("packet_drop"):
             return
-        if len(self._drop_reports) >= self.queue.capacity:
+        if self._drop_reports >= self.queue.capacity:
             # The hook cannot keep up with the drops: bounded, so a flood cannot
             # grow memory without limit; counted (dhcpd_callout_drop_reports_lost).
             self.stats.drop_reports_lost += 1
             return
-        task = asyncio.get_running_loop().create_task(self.callouts.call(
-            "packet_drop", PacketDropEvent(packet=item.data, reason=reason,
-                                           interface_address=item.ctx.local_address,
-                                           context=None)))
-        self._drop_reports.add(task)
-        task.add_done_callback(self._drop_reports.discard)
+        self._drop_reports += 1
+        # Stepped like a packet (no Task): a no-op hook is done before this returns.
+        self.scheduler.spawn(self._report_drop(PacketDropEvent(
+            packet=item.data, reason=reason, interface_address=item.ctx.local_address,
+            context=None)))
+
+    async def _report_drop(self, event: PacketDropEvent) -> None:
+        try:
+            await self.callouts.call("packet_drop", event)
+        except Exception:  # the dispatcher contains hook failures; this is a bug of ours
+            log.exception("drop_report_failed")
+        finally:
+            self._drop_reports -= 1
 
     def _failed(self, item: Received, exc: Exception) -> None:
         self.stats.dropped[DropReason.INTERNAL_ERROR] += 1

@@ -94,6 +94,11 @@ class PacketScheduler(Generic[T]):
         if self._in_flight == 0 and self._idle is not None and not self.queue:
             self._idle.set()
 
+    def spawn(self, coro: PacketCoroutine) -> None:
+        """Run a side coroutine (not a packet: neither queued nor counted) the
+        same way, without a Task; it must handle its own exceptions."""
+        self._step(coro, self._root.copy())
+
     async def join(self) -> None:
         """Wait until nothing is queued or in flight."""
         if self._in_flight == 0 and not self.queue:

@@ -148,3 +148,23 @@ async def test_a_packet_waiting_on_a_lock_is_resumed_when_it_is_released() -> No
     await asyncio.wait_for(scheduler.join(), 1)
     assert order == ["first", "second"]
 
+
+
+async def test_a_spawned_side_coroutine_runs_without_a_task_or_a_slot() -> None:
+    scheduler, recorder = make(limit=1)
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    seen: list[object] = []
+
+    async def side() -> None:
+        seen.append(asyncio.current_task())  # the caller's: it runs inside spawn()
+        await gate
+        seen.append(asyncio.current_task())  # resumed from the future's callback
+
+    caller = asyncio.current_task()
+    scheduler.spawn(side())
+    assert seen == [caller] and scheduler.in_flight == 0
+    feed(scheduler, "discover-1")  # the only exchange slot is still free
+    assert recorder.finished == ["discover-1"]
+    gate.set_result(None)
+    await asyncio.sleep(0)
+    assert seen == [caller, None]  # no Task was made for it
