@@ -113,6 +113,7 @@ async def one_run(mode: str, store: str, clients: int, batch: int) -> tuple[floa
         await srv.store.open()
         try:
             await srv.leases.load()
+            srv.load_callouts()
             await srv.callouts.start()
             await srv.control(ControlCode.START)
             ctx = ReceiveContext("veth0", 2, SERVER, RELAY, 67)

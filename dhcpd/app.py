@@ -20,6 +20,7 @@ from dhcpd.hooks.api import (
     DeleteClientEvent,
     PacketDropEvent,
 )
+from dhcpd.hooks.dispatcher import CalloutDispatcher, Dispatcher
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
@@ -80,7 +81,9 @@ class DhcpServer:
         self.protocol = DhcpProtocol(self.leases, config, self.prober)
         # The callout API: the active module's hooks, called by the pipeline and,
         # for deletions, by the lease manager under its address lock.
-        self.callouts, _ = build_dispatcher(config.source.callouts, observer=hook_observe)
+        # Empty until load_callouts(), which run() calls once privileges are
+        # dropped: a callout module is never imported as the start-up user.
+        self.callouts: Dispatcher = CalloutDispatcher(None)
         self.leases.on_delete = self._delete_client
         self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
         self.queue: WorkQueue[Received] = WorkQueue(
@@ -125,6 +128,7 @@ class DhcpServer:
             # with the start-up privileges; START comes before anything can call a
             # hook (the start-up reclaim may already delete records: DeleteClient),
             # and no packet is taken from the sockets before the workers run.
+            self.load_callouts()  # in-process modules are imported here, unprivileged
             await self.callouts.start()  # isolation: process spawns its worker here
             await self.control(ControlCode.START)
             await self.leases.reclaim(time.time())
@@ -222,6 +226,13 @@ class DhcpServer:
             self._reload_callouts(new)
         )
         return []
+
+    def load_callouts(self) -> None:
+        """Build the configured callouts' dispatcher (importing in-process modules) and
+        put it in place; run() does this after dropping privileges."""
+        dispatcher, _ = build_dispatcher(self.config.source.callouts, observer=hook_observe)
+        self.callouts = dispatcher
+        self.pipeline.callouts = dispatcher
 
     async def _reload_callouts(self, new: RuntimeConfig) -> None:
         dispatcher, _ = build_dispatcher(new.source.callouts, observer=hook_observe)

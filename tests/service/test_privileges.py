@@ -98,3 +98,39 @@ def test_an_unknown_user_stops_the_start_with_its_yaml_path(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "server.user" in result.stderr and "no-such-user-here" in result.stderr
     assert "server.group" in result.stderr
+
+
+CALLOUT = '''
+import os
+from pathlib import Path
+
+from dhcpd.hooks import HookTable
+
+HERE = Path(__file__).parent
+(HERE / "import-euid").write_text(str(os.geteuid()))
+
+
+def dhcp_server_callout_entry(chain, api_version, settings):
+    (HERE / "entry-euid").write_text(str(os.geteuid()))
+    return HookTable()
+'''
+
+
+def test_an_in_process_callout_is_imported_only_after_the_drop(state_dir: Path) -> None:
+    port = free_port()
+    entry = pwd.getpwnam(USER)
+    module = state_dir / "who_am_i.py"
+    module.write_text(CALLOUT)
+    module.chmod(0o644)
+    config = write_config(state_dir, port)
+    config.write_text(config.read_text().replace(
+        "server:\n", f"server:\n  user: {USER}\n", 1)
+        + f"callouts:\n  enabled: true\n  modules: [{module}]\n")
+    daemon = Daemon(config).start()
+    try:
+        daemon.wait_for_event("privileges_dropped", 5)
+        # Module code and entry function both ran as the service user, never as root.
+        assert (state_dir / "import-euid").read_text() == str(entry.pw_uid)
+        assert (state_dir / "entry-euid").read_text() == str(entry.pw_uid)
+    finally:
+        assert daemon.stop() == 0
