@@ -14,9 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dhcpd.hooks.api import DropReason, NewPacketVerdict
+from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
 from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
-from dhcpd.hooks.session import PacketHooks, new_packet_event, packet_send_event
+from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
 from dhcpd.records import fast_init
@@ -84,7 +84,7 @@ class PacketPipeline:
         try:
             request = item.request
             call = callers.get("new_packet")
-            called = OK_NONE if call is None else call(new_packet_event(
+            called = OK_NONE if call is None else call(NewPacketEvent(
                 item.data, ctx.local_address, ctx.interface, ctx.source_address, ctx.source_port,
             ))
             if called is not OK_NONE or request is None:
@@ -116,7 +116,7 @@ class PacketPipeline:
             call = callers.get("packet_send")
             if call is not None:
                 destination = reply.destination
-                called = call(packet_send_event(
+                called = call(PacketSendEvent(
                     payload, hooks.packet, destination.address, destination.port,
                     hooks.interface_address, hooks.context,
                 ))

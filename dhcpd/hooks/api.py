@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Any, TypeAlias, TypeVar
 
+from dhcpd.records import fast_init
 from dhcpd.wire import (
     CLIENT_FQDN,
     CLIENT_ID,
@@ -107,6 +108,7 @@ class ControlEvent:
     code: ControlCode
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class NewPacketEvent:
     """A datagram as received, before any processing (DhcpNewPktHook)."""
@@ -135,6 +137,7 @@ class NewPacketVerdict:
     process: bool = True
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class PacketDropEvent:
     packet: bytes
@@ -143,6 +146,7 @@ class PacketDropEvent:
     context: Any
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class PacketSendEvent:
     """A response about to be sent; the hook may hand back replacement bytes."""
@@ -155,6 +159,7 @@ class PacketSendEvent:
     context: Any
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class AddressDelEvent:
     packet: bytes  # the request that caused it
@@ -164,6 +169,7 @@ class AddressDelEvent:
     context: Any
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class AddressOfferEvent:
     """Directly before a DHCPACK or BOOTP reply, with the lease committed."""
@@ -317,6 +323,7 @@ def _server_options(items: tuple[tuple[int, bytes], ...]) -> ServerOptions:
     return ServerOptions(Options(items))
 
 
+@fast_init  # made per packet: see dhcpd/records.py
 @dataclass(frozen=True, slots=True)
 class HandleOptionsEvent:
     packet: bytes

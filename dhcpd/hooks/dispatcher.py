@@ -403,18 +403,7 @@ class CalloutDispatcher(HookBooks):
                 raise
             except BaseException as exc:  # a hook's sys.exit() must not stop the server
                 return books._failed_call(slot, stats, started, exc)
-            if value is not None:
-                return books._ok(slot, stats, started, value)
-            # _ok for None, which every slot may hand back, inline.
-            elapsed = perf_counter() - started
-            stats.total_seconds += elapsed
-            if elapsed > stats.max_seconds:
-                stats.max_seconds = elapsed
-            stats.consecutive_problems = 0
-            observer = books.observer
-            if observer is not None:
-                observer(slot, "ok", elapsed)
-            return OK_NONE
+            return books._ok(slot, stats, started, value)
 
         return call
 
