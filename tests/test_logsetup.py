@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from ipaddress import IPv4Address
 
 import pytest
+import structlog
 
 from dhcpd import logsetup
 from dhcpd.logsetup import configure_logging, get_logger, set_packet_context
@@ -15,9 +16,11 @@ from dhcpd.logsetup import configure_logging, get_logger, set_packet_context
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    level, fmt = logsetup.current_logging()
     yield
-    configure_logging(level, fmt)  # type: ignore[arg-type]
+    # structlog as other tests find it (unconfigured), not bound to this
+    # test's captured stderr, which closes after it.
+    structlog.reset_defaults()
+    logsetup.rebind_loggers()
 
 
 def lines(text: str) -> list[dict[str, object]]:
