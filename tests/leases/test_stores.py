@@ -142,3 +142,105 @@ async def test_sqlite_batch_with_one_refused_write_commits_the_others(tmp_path: 
     assert results == [True, False, True]
     assert loaded[IPv4Address("192.0.2.10")] == lease(10, owner=1)
     assert IPv4Address("192.0.2.11") in loaded and IPv4Address("192.0.2.12") in loaded
+
+
+async def test_sqlite_write_returns_only_after_the_wal_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ACK waits for the disk: a write is not done while the fsync of the
+    -wal file that covers its transaction has not returned."""
+    import os
+    import threading
+
+    from dhcpd.leases.stores import walsync
+
+    release = threading.Event()
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if target.endswith("-wal"):
+            assert release.wait(10)
+            synced.append(target)
+        real_fsync(fd)
+
+    monkeypatch.setattr(walsync.os, "fsync", slow_fsync)
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path, commit_delay_ms=0)
+    await store.open()
+    pending = asyncio.ensure_future(store.write(lease(7), NOW))
+    await asyncio.sleep(0.2)
+    # Committed to the WAL (another connection sees it), but not yet on disk: no answer.
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT count(*) FROM leases").fetchone()[0] == 1
+    assert not pending.done()
+    release.set()
+    assert await asyncio.wait_for(pending, 10)
+    await store.close()
+    assert synced == [str(path) + "-wal"]
+
+
+async def test_sqlite_failed_fsync_fails_the_write_and_every_later_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An fsync error means the kernel may have dropped what it could not write:
+    that batch and everything after it get LeaseStoreError (no ACK), not a
+    silent success."""
+    import errno
+    import os
+
+    from dhcpd.leases.stores import walsync
+
+    def failing_fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("-wal"):
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(walsync.os, "fsync", failing_fsync)
+    store = SqliteLeaseStore(tmp_path / "leases.sqlite3", commit_delay_ms=0)
+    await store.open()
+    with pytest.raises(LeaseStoreError, match="could not be synced to disk"):
+        await store.write(lease(7), NOW)
+    with pytest.raises(LeaseStoreError, match="until the daemon is restarted"):
+        await store.write(lease(8), NOW)
+    await store.close()
+
+
+async def test_sqlite_write_lock_held_elsewhere_is_retried_without_blocking(
+    tmp_path: Path
+) -> None:
+    """An operator's sqlite3 shell holding the write lock delays commits (the
+    loop keeps running meanwhile); they go through once it lets go."""
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path, commit_delay_ms=0)
+    await store.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pending = asyncio.ensure_future(store.write(lease(7), NOW))
+    ticks = 0
+    for _ in range(20):  # the loop is free while the write waits
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not pending.done() and ticks == 20
+    other.execute("ROLLBACK")
+    other.close()
+    assert await asyncio.wait_for(pending, 5)
+    await store.close()
+
+
+async def test_sqlite_wal_is_checkpointed_into_the_database(tmp_path: Path) -> None:
+    """The checkpointer copies committed leases into the database file itself, so
+    the WAL does not grow without end."""
+    import shutil
+
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path, commit_delay_ms=0, checkpoint_interval=0.05)
+    await store.open()
+    for n in range(1, 21):
+        assert await store.write(lease(n), NOW)
+    await asyncio.sleep(0.5)
+    # The database file alone (without its -wal) holds only what was checkpointed.
+    shutil.copy(path, tmp_path / "alone.sqlite3")
+    await store.close()
+    with sqlite3.connect(tmp_path / "alone.sqlite3") as alone:
+        assert alone.execute("SELECT count(*) FROM leases").fetchone()[0] == 20

@@ -1,10 +1,12 @@
 """The embedded default lease store: one SQLite file, written with group commit.
 
-Every write waits for a real COMMIT (WAL, synchronous=FULL by default) before
-its caller goes on, so a DHCPACK never leaves before its lease is on disk. A
-single writer thread gathers the writes that arrive while it is committing and
-commits them together: one fsync for many leases, so durability does not cost
-throughput.
+Every write waits until its transaction is on disk before its caller goes
+on, so a DHCPACK never leaves before its lease is durable. Writes are grouped:
+the writes that arrive while one batch is being synced are committed together
+as the next, one transaction and one fsync for many leases, so durability does
+not cost throughput. The transaction runs on the event loop (it only writes to
+the page cache); the fsync runs in a thread (walsync.py says why that is as
+durable as synchronous=FULL).
 """
 
 from __future__ import annotations
@@ -13,21 +15,27 @@ import asyncio
 import bisect
 import contextlib
 import sqlite3
-import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Literal
 
 from dhcpd.errors import LeaseStoreError
+from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
 
 from ..model import Lease, LeaseState
 from .base import LeaseStore
+from .walsync import CHECKPOINT_INTERVAL, WalSync
+
+log = get_logger("dhcpd.leases")
 
 SCHEMA_VERSION = 1
+BUSY_RETRY_DELAY = 0.01  # seconds between tries while another process holds the lock
+BUSY_RETRY_SECONDS = 5.0  # then the batch fails (no ACK), as busy_timeout did
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (
@@ -94,7 +102,6 @@ class _Job:
     address: IPv4Address
     now: float
     future: asyncio.Future[bool]
-    loop: asyncio.AbstractEventLoop
 
 
 # Upper bounds (seconds) of the commit latency histogram (the metrics endpoint).
@@ -103,7 +110,7 @@ COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 @dataclass
 class CommitStats:
-    """Updated by the writer thread only; read (unlocked, approximately) by the metrics."""
+    """Updated on the event loop when a batch is on disk; read there by the metrics."""
 
     commits: int = 0
     rows: int = 0
@@ -127,26 +134,30 @@ class SqliteLeaseStore(LeaseStore):
         path: str | Path,
         commit_delay_ms: float = 2.0,
         max_batch: int = 1024,
-        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
     ) -> None:
         self.path = Path(path)
+        self.checkpoint_interval = checkpoint_interval
         self.commit_delay = commit_delay_ms / 1000.0
         self.max_batch = max_batch
-        self.synchronous = synchronous
         self.stats = CommitStats()
-        # Jobs for the writer (None: stop). The loop only appends; the writer is
-        # woken once per batch, not once per job, so the two threads do not
-        # hand the GIL back and forth for every lease.
-        self._jobs: deque[_Job | None] = deque()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._wal: WalSync | None = None
+        self._pending: deque[_Job] = deque()  # waiting for the next transaction
+        self._syncing = False  # a committed batch is being fsynced
+        self._flush_handle: asyncio.Handle | None = None
+        self._busy_since: float | None = None  # another process holds the write lock
+        self._broken: str | None = None  # set for good when an fsync failed
+        self._idle: asyncio.Event | None = None  # set when nothing is pending or syncing
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, synchronous: str = "FULL", busy_timeout_ms: int = 5000
+                 ) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         return conn
 
     async def open(self) -> None:
@@ -159,13 +170,19 @@ class SqliteLeaseStore(LeaseStore):
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
-            writer = self._connect()
+            # The writer runs on the event loop, so it must never wait: no busy
+            # timeout (a lock held by another process is retried from a timer),
+            # no fsync and no checkpoint of its own (WalSync does both in threads).
+            self._writer = self._connect("NORMAL", busy_timeout_ms=0)
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            checkpointer = self._connect("NORMAL")
         except (sqlite3.Error, OSError) as exc:
             raise LeaseStoreError(f"cannot open the lease database {self.path}: {exc}") from exc
-        self._thread = threading.Thread(
-            target=self._run_writer, args=(writer,), name="sqlite-lease-writer", daemon=True
-        )
-        self._thread.start()
+        self._loop = asyncio.get_running_loop()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._wal = WalSync(self.path, self.checkpoint_interval)
+        self._wal.open(checkpointer)
 
     async def load(self) -> list[Lease]:
         assert self._reader is not None
@@ -188,59 +205,116 @@ class SqliteLeaseStore(LeaseStore):
         self, kind: Literal["write", "delete"], lease: Lease | None, address: IPv4Address,
         now: float,
     ) -> bool:
-        if self._thread is None:
+        loop = self._loop
+        if loop is None or self._writer is None:
             raise LeaseStoreError("the lease store is not open")
-        loop = asyncio.get_running_loop()
+        if self._broken is not None:
+            raise LeaseStoreError(self._broken)
         future: asyncio.Future[bool] = loop.create_future()
-        self._put(_Job(kind, lease, address, now, future, loop))
+        self._pending.append(_Job(kind, lease, address, now, future))
+        if self._flush_handle is None and not self._syncing:
+            # Group commit: the first write of a batch waits commit_delay for
+            # others to join it; while a batch is being synced, the next one
+            # gathers and is committed as soon as that sync is done.
+            assert self._idle is not None
+            self._idle.clear()
+            self._flush_handle = (loop.call_later(self.commit_delay, self._flush)
+                                  if self.commit_delay > 0 else loop.call_soon(self._flush))
         return await future
 
-    def _put(self, job: _Job | None) -> None:
-        self._jobs.append(job)
-        if not self._wake.is_set():
-            self._wake.set()
-
     async def close(self) -> None:
-        if self._thread is not None:
-            self._put(None)
-            await asyncio.to_thread(self._thread.join)
-            self._thread = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        if self._idle is not None:
+            await self._idle.wait()  # pending writes are committed and synced first
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                conn.close()
+        self._writer = self._reader = None
+        self._loop = None
 
-    # --- the writer thread -------------------------------------------------
+    # --- group commit: the transaction on the loop, the fsync in a thread -----------
 
-    def _run_writer(self, conn: sqlite3.Connection) -> None:
+    def _flush(self) -> None:
+        self._flush_handle = None
+        assert self._writer is not None and self._wal is not None and self._loop is not None
+        jobs = [self._pending.popleft()
+                for _ in range(min(len(self._pending), self.max_batch))]
+        started = time.perf_counter()
         try:
-            while True:
-                if self._jobs:
-                    # Arrived while the last batch was committing: they have
-                    # waited already, commit them now.
-                    self._wake.clear()
-                else:
-                    self._wake.wait()
-                    self._wake.clear()
-                    if self.commit_delay > 0:
-                        time.sleep(self.commit_delay)  # let more writes join the batch
-                batch, stop = self._take_batch()
-                if batch:
-                    self._commit(conn, batch)
-                if stop:
-                    return
-        finally:
-            conn.close()
+            self._writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if self._retry_when_busy(exc, jobs):
+                return
+            self._fail(jobs, f"lease commit failed: {exc}")
+            return
+        self._busy_since = None
+        try:
+            results = self._apply_all(self._writer, jobs)
+            self._writer.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+            self._fail(jobs, f"lease commit failed: {exc}")
+            return
+        self._syncing = True
+        synced = self._wal.committed()
+        synced.add_done_callback(
+            lambda done: self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
+                self._synced, jobs, results, started, done))
 
-    def _take_batch(self) -> tuple[list[_Job], bool]:
-        """Up to max_batch queued jobs; True once the stop marker is reached."""
-        batch: list[_Job] = []
-        jobs = self._jobs
-        while jobs and len(batch) < self.max_batch:
-            job = jobs.popleft()
-            if job is None:
-                return batch, True
-            batch.append(job)
-        return batch, False
+    def _retry_when_busy(self, exc: sqlite3.Error, jobs: list[_Job]) -> bool:
+        """Another process holds the write lock (an operator's sqlite3 shell): retry
+        from a timer for up to BUSY_RETRY_SECONDS rather than block the loop."""
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+            return False
+        now = time.monotonic()
+        if self._busy_since is None:
+            self._busy_since = now
+            log.warning("lease_database_busy", path=str(self.path),
+                        detail="another process holds the write lock; retrying")
+        elif now - self._busy_since > BUSY_RETRY_SECONDS:
+            self._busy_since = None
+            return False
+        self._pending.extendleft(reversed(jobs))
+        assert self._loop is not None
+        self._flush_handle = self._loop.call_later(BUSY_RETRY_DELAY, self._flush)
+        return True
+
+    def _synced(self, jobs: list[_Job], results: list[bool], started: float,
+                done: Future[None]) -> None:
+        self._syncing = False
+        error = done.exception()
+        if error is not None:
+            # The kernel may have dropped the pages it could not write: nothing
+            # written since can be trusted to be on disk. No more ACKs.
+            self._broken = (f"the lease database could not be synced to disk ({error}); "
+                            "no lease is acknowledged until the daemon is restarted")
+            log.critical("lease_database_sync_failed", path=str(self.path), error=str(error))
+            self._fail(jobs, self._broken)
+            self._fail(list(self._pending), self._broken)
+            self._pending.clear()
+        else:
+            self.stats.observe(time.perf_counter() - started, len(jobs))
+            for job, ok in zip(jobs, results, strict=True):
+                if not job.future.done():
+                    job.future.set_result(ok)
+        if self._pending:
+            self._flush()  # they waited for this sync already
+        else:
+            assert self._idle is not None
+            self._idle.set()
+
+    def _fail(self, jobs: list[_Job], message: str) -> None:
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(LeaseStoreError(message))
+        if not self._pending and not self._syncing and self._idle is not None:
+            self._idle.set()
+        elif self._pending and self._flush_handle is None and not self._syncing:
+            assert self._loop is not None
+            self._flush_handle = self._loop.call_soon(self._flush)
 
     def _apply_all(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[bool]:
         """Run the batch inside the open transaction; one result per job."""
@@ -266,35 +340,3 @@ class SqliteLeaseStore(LeaseStore):
                 conn.execute("DELETE FROM leases WHERE address = ?", (int(job.address),))
                 results.append(True)
         return results
-
-    def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        started = time.perf_counter()
-        results: list[bool] = []
-        error: BaseException | None = None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            results = self._apply_all(conn, jobs)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            error = exc
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        elapsed = time.perf_counter() - started
-        self.stats.observe(elapsed, len(jobs))
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool]]] = {}
-        for index, job in enumerate(jobs):
-            by_loop.setdefault(job.loop, []).append(
-                (job, results[index] if error is None else False)
-            )
-        for loop, done in by_loop.items():
-            loop.call_soon_threadsafe(_resolve, done, error)
-
-
-def _resolve(done: list[tuple[_Job, bool]], error: BaseException | None) -> None:
-    for job, ok in done:
-        if job.future.done():
-            continue
-        if error is not None:
-            job.future.set_exception(LeaseStoreError(f"lease commit failed: {error}"))
-        else:
-            job.future.set_result(ok)
