@@ -115,7 +115,7 @@ def callouts_yaml(mode: str) -> str:
 
 def dhcpd_config_yaml(
     interface: str, lease_store: str, lease_path: Path, callouts: str = "none",
-    server_settings: tuple[str, ...] = (),
+    server_settings: tuple[str, ...] = (), control_socket: Path | None = None,
 ) -> str:
     """The dhcpd YAML config for the benchmark pool (written by hand: no PyYAML needed)."""
     store = f"  type: {lease_store}\n"
@@ -129,7 +129,8 @@ def dhcpd_config_yaml(
         + "".join(f"  {setting}\n" for setting in server_settings)
         + "lease_store:\n"
         f"{store}"
-        "logging:\n"
+        + (f"control:\n  socket: {control_socket}\n" if control_socket else "")
+        + "logging:\n"
         "  level: warning\n"
         "subnets:\n"
         f"  - subnet: {SUBNET}\n"
@@ -180,9 +181,10 @@ class DhcpdServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.dir / "dhcpd.yaml"
         self.log_path = self.dir / "dhcpd.log"
+        self.control_socket = self.dir / "control.sock"
         self.config_path.write_text(
             dhcpd_config_yaml(interface, lease_store, self.dir / "leases.sqlite3", callouts,
-                              server_settings)
+                              server_settings, self.control_socket)
         )
         self.cpu = cpu
         self.profile = profile
@@ -220,6 +222,19 @@ class DhcpdServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def stats(self) -> dict[str, Any] | None:
+        """The daemon's counters (`dhcpd ctl stats`), read before it is stopped."""
+        res = subprocess.run(
+            [self.python, "-m", "dhcpd", "ctl", "--socket", str(self.control_socket), "--json",
+             "stats"], capture_output=True, text=True, timeout=30, cwd=str(REPO), check=False)
+        if res.returncode != 0:
+            return None
+        try:
+            stats: dict[str, Any] = json.loads(res.stdout)
+        except ValueError:
+            return None
+        return stats
+
     def stop(self) -> None:
         if self.proc is not None:
             # SIGINT first so a profiler (py-spy / cProfile) writes its output
@@ -229,6 +244,17 @@ class DhcpdServer:
         if self._logf is not None:
             self._logf.close()
             self._logf = None
+
+
+def counters_line(stats: dict[str, Any]) -> str:
+    """received / sent / dropped by kind, from `dhcpd ctl stats --json`."""
+    parts = []
+    for key in ("received", "sent", "dropped"):
+        counts = stats.get(key)
+        if isinstance(counts, dict):
+            shown = ", ".join(f"{kind} {count}" for kind, count in counts.items() if count)
+            parts.append(f"{key}: {shown or 'none'}")
+    return "; ".join(parts) or json.dumps(stats)[:300]
 
 
 def run_perfdhcp(link: VethLink, rate: int, duration: int, clients: int) -> tuple[Any, str]:
@@ -293,6 +319,13 @@ def bench_server(
                               f" system {(system - system0) * per_ack:.0f} us/ACK")
                 (out_dir / f"perfdhcp-{kind}-r{rate}{'-sat' if sat else ''}.txt").write_text(raw)
                 alive = server.proc is not None and server.proc.poll() is None
+                if alive and isinstance(server, DhcpdServer):
+                    stats = server.stats()
+                    if stats is not None:
+                        (out_dir / f"dhcpd-r{rate}{'-sat' if sat else ''}-stats.json"
+                         ).write_text(json.dumps(stats, indent=1))
+                        if args.verbose:
+                            print(f"    counters: {counters_line(stats)}")
             finally:
                 server.stop()
             if kind == "dhcpd":  # its log (warnings, final stats) beside perfdhcp's output

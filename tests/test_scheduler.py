@@ -72,6 +72,29 @@ async def test_a_pump_starts_at_most_a_batch_and_the_loop_does_the_rest() -> Non
     assert len(recorder.finished) == 5
 
 
+async def test_packets_finishing_together_start_at_most_a_batch_per_loop_turn() -> None:
+    """A group commit resumes many REQUESTs in one loop turn; the queued packets
+    still start a batch per turn, so the loop gets back to reading the sockets
+    (under overload REQUESTs wait there) instead of working through the queue."""
+    scheduler, recorder = make(limit=100, batch=3)
+    recorder.gate = asyncio.get_running_loop().create_future()
+    feed(scheduler, *(f"request-{n}" for n in range(8)))
+    while len(recorder.started) < 8:  # a batch per turn: 3, 3, 2
+        await asyncio.sleep(0)
+    for n in range(20):
+        scheduler.submit(f"discover-{n}", urgent=False)  # queued: the pump is not called
+    recorder.gate.set_result(None)  # the commit is done: 8 resumes in the next turn
+    await asyncio.sleep(0)
+    assert all(f"request-{n}" in recorder.finished for n in range(8))
+    turns = 0
+    while len(scheduler.queue) > 0:
+        started = sum(item.startswith("discover") for item in recorder.started)
+        await asyncio.sleep(0)
+        turns += 1
+        assert sum(item.startswith("discover") for item in recorder.started) - started <= 3
+    assert turns >= 20 // 3
+
+
 async def test_a_waiting_packet_resumes_when_its_future_is_done() -> None:
     scheduler, recorder = make(limit=4)
     recorder.gate = asyncio.get_running_loop().create_future()
