@@ -403,7 +403,19 @@ class CalloutDispatcher(HookBooks):
                 raise
             except BaseException as exc:  # a hook's sys.exit() must not stop the server
                 return books._failed_call(slot, stats, started, exc)
-            return books._ok(slot, stats, started, value)
+            if returning:
+                return books._ok(slot, stats, started, value)
+            # _ok for a hook whose value is ignored, inline: this is every
+            # packet's packet_drop, handle_options and address_offer.
+            elapsed = perf_counter() - started
+            stats.total_seconds += elapsed
+            if elapsed > stats.max_seconds:
+                stats.max_seconds = elapsed
+            observer = books.observer
+            if observer is not None:
+                observer(slot, "ok", elapsed)
+            stats.consecutive_problems = 0
+            return OK_NONE
 
         return call
 
