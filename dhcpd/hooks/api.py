@@ -189,19 +189,22 @@ class ServerOptions:
     A read-only view of a private copy of the request's options: each field is
     decoded when first read (a hook that reads none costs nothing), None when
     the option is absent or malformed. The client identifier is split into its
-    type byte and the rest. `overload` is always None (the codec folds
-    overloaded options in) and the directory-service fields stay empty here.
+    type byte and the rest. `overload` is option 52 as the client sent it (the
+    options it carried in sname/file are already among the others); the
+    directory-service fields stay empty here.
     """
 
-    __slots__ = ("_cache", "_options")
+    __slots__ = ("_cache", "_options", "_overload")
     _options: Options
     _cache: dict[int, Any]
+    _overload: int | None
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, overload: int | None = None) -> None:
         # Made for every packet (handle_options): set through the slots' own
         # descriptors, not object.__setattr__ (which looks them up each time).
         _set_options(self, options.copy())
         _set_cache(self, {})
+        _set_overload(self, overload)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ServerOptions is read-only")
@@ -235,7 +238,8 @@ class ServerOptions:
 
     @property
     def overload(self) -> int | None:
-        return None
+        """Option 52: 1 file, 2 sname, 3 both carried options; None when absent."""
+        return self._overload
 
     @property
     def routers(self) -> tuple[IPv4Address, ...] | None:
@@ -295,13 +299,14 @@ class ServerOptions:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Picklable (the isolation worker gets it): rebuilt from the raw options.
-        return (_server_options, (tuple(self._options.items()),))
+        return (_server_options, (tuple(self._options.items()), self._overload))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ServerOptions) and self._options == other._options
+        return (isinstance(other, ServerOptions) and self._options == other._options
+                and self._overload == other._overload)
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self._options.items())))
+        return hash((tuple(sorted(self._options.items())), self._overload))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SERVER_OPTION_FIELDS)
@@ -310,6 +315,7 @@ class ServerOptions:
 
 _set_options = vars(ServerOptions)["_options"].__set__
 _set_cache = vars(ServerOptions)["_cache"].__set__
+_set_overload = vars(ServerOptions)["_overload"].__set__
 
 SERVER_OPTION_FIELDS = (
     "message_type", "subnet_mask", "requested_address", "requested_lease_time", "overload",
@@ -319,8 +325,9 @@ SERVER_OPTION_FIELDS = (
 )
 
 
-def _server_options(items: tuple[tuple[int, bytes], ...]) -> ServerOptions:
-    return ServerOptions(Options(items))
+def _server_options(items: tuple[tuple[int, bytes], ...], overload: int | None = None
+                    ) -> ServerOptions:
+    return ServerOptions(Options(items), overload)
 
 
 @fast_init  # made per packet: see dhcpd/records.py

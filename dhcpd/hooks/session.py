@@ -96,7 +96,8 @@ class PacketHooks:
         if call is None:
             return SKIPPED
         return call(HandleOptionsEvent(
-            self.packet, ServerOptions(request.options), self.interface_address, self.context,
+            self.packet, ServerOptions(request.options, request.overload or None),
+            self.interface_address, self.context,
         ))
 
 
@@ -105,4 +106,4 @@ NO_PACKET_HOOKS = PacketHooks(NO_CALLOUTS, b"", ZERO)
 
 def server_options(request: DhcpMessage) -> ServerOptions:
     """The fields of Microsoft's DHCP_SERVER_OPTIONS, decoded when a hook reads them."""
-    return ServerOptions(request.options)
+    return ServerOptions(request.options, request.overload or None)

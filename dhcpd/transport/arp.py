@@ -3,7 +3,8 @@
 RFC 2131 section 4.1: when the broadcast bit is clear and ciaddr is zero, the
 server unicasts to yiaddr at chaddr. The kernel cannot resolve yiaddr by ARP
 (the client does not answer for it yet), so we tell it the mapping first. This
-needs CAP_NET_ADMIN; without it the caller falls back to broadcast.
+needs CAP_NET_ADMIN; without it the caller sends a raw frame (rawsend.py),
+or broadcasts when it cannot.
 """
 
 from __future__ import annotations
@@ -52,5 +53,5 @@ class ArpTable:
             self.failures += 1
             if self.failures == 1:
                 log.warning("arp_entry_failed", address=str(address), interface=interface,
-                            error=exc.strerror, fallback="broadcast")
+                            error=exc.strerror, fallback="raw frame, else broadcast")
             return False

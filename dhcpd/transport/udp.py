@@ -23,6 +23,7 @@ from dhcpd.records import fast_init
 from dhcpd.wire import HardwareAddress
 
 from .arp import ArpTable
+from .rawsend import RawSender
 
 log = get_logger("dhcpd.transport")
 
@@ -74,6 +75,7 @@ class UdpEndpoint:
         # processes what it queued, urgent packets first.
         self.batch_done = batch_done
         self.arp = ArpTable(enabled=use_arp)
+        self.raw = RawSender()  # when the ARP entry cannot be installed
         self._sockets: dict[int, socket.socket] = {}  # by ifindex; 0 = wildcard
         self._names: dict[int, str] = {}
         self._contexts: dict[tuple[bytes, tuple[str, int]], ReceiveContext] = {}
@@ -97,6 +99,8 @@ class UdpEndpoint:
         except OSError:
             self.close()
             raise
+        if self.arp.enabled:
+            self.raw.open()  # now: it needs CAP_NET_RAW, which a service user may lack
         for sock in self._sockets.values():
             self._loop.add_reader(sock.fileno(), self._drain, sock)
         log.info("transport_bound", interfaces=self.interfaces or ["*"], port=self.port,
@@ -129,6 +133,7 @@ class UdpEndpoint:
                 self._loop.remove_reader(sock.fileno())
             sock.close()
         self._sockets.clear()
+        self.raw.close()
 
     def interface_name(self, ifindex: int) -> str:
         name = self._names.get(ifindex)
@@ -194,6 +199,9 @@ class UdpEndpoint:
             return False
         address = out.address
         if out.hw_address is not None and not self.arp.add(address, out.hw_address, out.interface):
+            if self.arp.enabled and self.raw.send(out.data, out.source, self.port, address,
+                                                  out.port, out.hw_address, out.interface):
+                return True
             # No way to reach an unconfigured client by unicast: broadcast instead.
             address = BROADCAST
         text = self._texts.get(address)

@@ -130,6 +130,10 @@ class DhcpMessage:
     sname: bytes = _ZERO_SNAME  # 64 bytes; zeroed when it carried overloaded options
     file: bytes = _ZERO_FILE  # 128 bytes; zeroed when it carried overloaded options
     options: Options = field(default_factory=Options)
+    # Option 52 as received (RFC 2132 section 9.3), 0 when absent. Its effect is
+    # already applied: the options found in file/sname are in `options`. Kept
+    # for the callouts (DHCP_SERVER_OPTIONS has it); ignored when encoding.
+    overload: int = field(default=0, compare=False)
 
     # --- parsing ---
 
@@ -152,6 +156,7 @@ class DhcpMessage:
             raise MalformedPacket(f"hlen {hlen} exceeds the 16-byte chaddr field")
 
         found: dict[int, bytes] = {}
+        overload = 0
         if size >= _OPTIONS_START:
             # RFC 2131 section 3: options start with the magic cookie
             if data[FIXED_HEADER_SIZE:_OPTIONS_START] != MAGIC_COOKIE:
@@ -177,7 +182,7 @@ class DhcpMessage:
         return cls(
             op, htype, hlen, hops, xid, secs, flags,
             _ip(ciaddr), _ip(yiaddr), _ip(siaddr), _ip(giaddr),
-            chaddr, sname, file, Options._adopt(found),
+            chaddr, sname, file, Options._adopt(found), overload,
         )  # fmt: skip
 
     # --- encoding ---
@@ -338,5 +343,5 @@ class DhcpMessage:
         return DhcpMessage(
             self.op, self.htype, self.hlen, self.hops, self.xid, self.secs, self.flags,
             self.ciaddr, self.yiaddr, self.siaddr, self.giaddr,
-            self.chaddr, self.sname, self.file, self.options.copy(),
+            self.chaddr, self.sname, self.file, self.options.copy(), self.overload,
         )  # fmt: skip

@@ -53,3 +53,18 @@ def test_it_pickles_for_the_isolation_worker() -> None:
     copy = pickle.loads(pickle.dumps(options))
     assert isinstance(copy, ServerOptions) and copy == options
     assert copy.requested_address == IPv4Address("192.0.2.5")
+
+
+def test_overload_is_option_52_as_the_client_sent_it() -> None:
+    """The codec folds the options carried in file/sname into the rest; the
+    hook still learns that the client used option 52, and which fields."""
+    from dhcpd.wire import BOOTREQUEST, MAGIC_COOKIE
+
+    header = bytearray(DhcpMessage(op=BOOTREQUEST).encode()[:236])
+    header[108:108 + 10] = b"\x0c\x07host-ov\xff"  # host name (12) in the file field
+    payload = bytes(header) + MAGIC_COOKIE + b"\x35\x01\x03\x34\x01\x01\xff"
+    options = server_options(DhcpMessage.parse(payload))
+    assert options.overload == 1  # file carried options
+    assert options.host_name == "host-ov"
+    copy = pickle.loads(pickle.dumps(options))
+    assert copy.overload == 1 and copy == options

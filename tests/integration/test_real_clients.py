@@ -191,6 +191,38 @@ def test_offer_and_ack_are_unicast_to_a_client_without_broadcast_flag(served: Se
         assert eth_dst == link.client_mac
 
 
+def test_without_cap_net_admin_the_unicast_goes_out_as_a_raw_frame() -> None:
+    """As in a container that grants CAP_NET_RAW but not CAP_NET_ADMIN (Docker's
+    default): no ARP entry can be installed, so the daemon builds the IP and UDP
+    headers itself and sends the frame to chaddr (RFC 2131 section 4.1) rather
+    than broadcasting. udhcpc checks the checksums of what it receives."""
+    _require("udhcpc", "tshark", "setpriv")
+    link = make_pair("dhcpd-raw")
+    try:
+        store = link.tmpdir / "leases.sqlite3"
+        config = link.tmpdir / "dhcpd.yaml"
+        config.write_text(config_text(link, store))
+        # A reduced bounding set: the daemon, although root, starts without CAP_NET_ADMIN.
+        prefix = [*link.server_ns.exec_prefix(), "setpriv", "--bounding-set=-net_admin"]
+        daemon = Daemon(config, prefix=prefix).start()
+        try:
+            with Capture(link.server_ns, link.server_if, "udp src port 67") as capture:
+                lease = udhcpc_lease(link.client_ns, link.client_if)
+            failed = daemon.wait_for_event("arp_entry_failed", 5)
+        finally:
+            daemon.stop()
+        assert failed["fallback"] == "raw frame, else broadcast"
+        assert not [e for e in daemon.events() if e.get("event") == "raw_send_failed"]
+        rows = capture.fields(["ip.dst", "eth.dst", "dhcp.flags.bc", "udp.checksum.status"])
+        assert len(rows) >= 2, f"expected an OFFER and an ACK, captured {rows}"
+        for ip_dst, eth_dst, broadcast_flag, _checksum in rows:
+            assert broadcast_flag in ("0", "False")
+            assert ip_dst == lease.address
+            assert eth_dst == link.client_mac
+    finally:
+        link.close()
+
+
 def test_a_real_client_while_paused_continued_reloaded_and_stopped(served: Served) -> None:
     """What udhcpc sees across SIGUSR1 (pause), SIGUSR2, SIGHUP (new pool) and SIGTERM."""
     _require("udhcpc")

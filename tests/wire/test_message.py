@@ -110,6 +110,7 @@ def test_parse_of_overload_reads_options_field_then_file_then_sname() -> None:
     assert msg.options.get_raw(12) == b"abcdefgh"
     assert msg.options.get(DOMAIN_NAME) == "ab"
     assert 52 not in msg.options
+    assert msg.overload == 3  # what the client sent, for the callouts
     assert msg.sname == bytes(64) and msg.file == bytes(128)
 
 
