@@ -29,6 +29,7 @@ from dhcpd.logsetup import configure_logging, get_logger
 from dhcpd.metrics import MetricsServer, hook_observe, make_registry
 from dhcpd.pipeline import TYPE_NAMES, PacketPipeline, Received
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.ratelimit import TokenBucket
 from dhcpd.scheduler import PacketScheduler
 from dhcpd.service import ServiceRuntime
 from dhcpd.stats import ServerStats
@@ -41,6 +42,7 @@ log = get_logger("dhcpd")
 
 SHUTDOWN_DEADLINE = 5.0  # seconds to finish the exchanges in flight at SIGTERM
 OVERLOAD_LOG_INTERVAL = 5.0  # seconds between queue_full warnings
+DROP_REPORTS_WAITING = 16  # packet_drop reports of queue drops waiting for a hook, at most
 # Settings bound into sockets at start: a reload cannot change them.
 RESTART_ONLY = ("interfaces", "listen_address", "port", "client_port", "unicast_via_arp",
                 "workers", "queue_size", "max_queue_delay",
@@ -112,6 +114,7 @@ class DhcpServer:
         self._callout_reload: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._drop_reports = 0  # packet_drop NOMEM/TIMEOUT reports under way
+        self._drop_report_budget = TokenBucket(config.source.callouts.drop_reports_per_second)
         self._overload_logged = 0.0
         self.ready = asyncio.Event()
         # systemd notify, health socket, privilege drop (dhcpd/service)
@@ -247,6 +250,7 @@ class DhcpServer:
         self.pipeline.callouts = dispatcher
 
     async def _reload_callouts(self, new: RuntimeConfig) -> None:
+        self._drop_report_budget = TokenBucket(new.source.callouts.drop_reports_per_second)
         dispatcher, _ = build_dispatcher(new.source.callouts, observer=hook_observe)
         await dispatcher.start()  # a new worker is ready before the swap
         await self.control(ControlCode.STOP)
@@ -377,9 +381,12 @@ class DhcpServer:
         call = self.callouts.callers.get("packet_drop")
         if call is None:
             return
-        if self._drop_reports >= self.queue.capacity:
-            # The hook cannot keep up with the drops: bounded, so a flood cannot
-            # grow memory without limit; counted (dhcpd_callout_drop_reports_lost).
+        if self._drop_reports >= DROP_REPORTS_WAITING or not self._drop_report_budget.take():
+            # Under a flood the reports are bounded, in rate (so they cannot eat
+            # the CPU the packets being served need) and in number waiting (a
+            # plain or isolated hook's reports would otherwise queue in its pool
+            # ahead of the served packets' own calls); the rest are counted
+            # (dhcpd_callout_drop_reports_lost).
             self.stats.drop_reports_lost += 1
             return
         # Under overload this runs for every packet evicted from the queue, so

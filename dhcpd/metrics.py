@@ -179,8 +179,9 @@ class DhcpCollector(Collector):
         yield dropped
         yield CounterMetricFamily(
             "dhcpd_callout_drop_reports_lost",
-            "Queue-full and queue-timeout drops not reported to packet_drop because "
-            "too many reports were waiting for the hook.", value=stats.drop_reports_lost)
+            "Queue-full and queue-timeout drops not reported to packet_drop: beyond "
+            "callouts.drop_reports_per_second, or too many reports waiting for the hook.",
+            value=stats.drop_reports_lost)
 
     def _pools(self, source: MetricsSource) -> Iterator[Metric]:
         labels = ["subnet", "pool"]

@@ -272,6 +272,9 @@ class CalloutSettings(_Strict):
     # Seconds before a dead worker is restarted (doubling, up to 30 s, while it
     # keeps dying within 5 s of its start).
     worker_restart_delay: Annotated[float, Field(ge=0, le=30)] = 0.5
+    # packet_drop reports of packets dropped before new_packet (queue full or
+    # expired) per second at most; the rest are counted, not reported.
+    drop_reports_per_second: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
 
     @model_validator(mode="after")
     def _known_names(self) -> CalloutSettings:

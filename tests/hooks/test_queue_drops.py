@@ -69,3 +69,28 @@ async def test_a_request_evicting_a_waiting_discover_reports_the_discover() -> N
         assert dropped[0].packet == discovers[0]  # the oldest DISCOVER made room
     finally:
         await server.store.close()
+
+
+async def test_a_flood_of_queue_drops_is_reported_at_the_configured_rate_the_rest_counted(
+) -> None:
+    """Under a flood, packet_drop reports of queue drops are bounded
+    (callouts.drop_reports_per_second), so they cannot starve the packets being
+    served; the ones not reported are counted."""
+    server = DhcpServer(config(SMALL_QUEUE + "callouts:\n  drop_reports_per_second: 5\n"))
+    recorder = Recorder()
+    dispatcher = CalloutDispatcher(recorder.table(), module="test")
+    server.callouts = dispatcher
+    server.pipeline.callouts = dispatcher
+    server.pipeline.send = lambda out: True
+    await server.store.open()
+    try:
+        for n in range(22):  # the queue holds 2: 20 evictions in one burst
+            server._enqueue(request(MessageType.DISCOVER, n).encode(), context())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        reported = [e.reason for e in recorder.named("packet_drop")]
+        assert reported == [DropReason.NOMEM] * 5
+        assert server.stats.dropped[DropReason.NOMEM] == 20  # every drop is still counted
+        assert server.stats.drop_reports_lost == 15
+    finally:
+        await server.store.close()
