@@ -203,7 +203,7 @@ async def test_sqlite_failed_fsync_fails_the_write_and_every_later_one(
         await store.write(lease(7), NOW)
     with pytest.raises(LeaseStoreError, match="until the daemon is restarted"):
         await store.write(lease(8), NOW)
-    await store.close()
+    await asyncio.wait_for(store.close(), 5)  # nothing left pending or syncing
 
 
 async def test_sqlite_write_lock_held_elsewhere_is_retried_without_blocking(
@@ -244,3 +244,35 @@ async def test_sqlite_wal_is_checkpointed_into_the_database(tmp_path: Path) -> N
     await store.close()
     with sqlite3.connect(tmp_path / "alone.sqlite3") as alone:
         assert alone.execute("SELECT count(*) FROM leases").fetchone()[0] == 20
+
+
+async def test_sqlite_writes_waiting_behind_a_failed_fsync_fail_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writes that gathered while the failing fsync ran are not committed
+    later as if nothing happened: they fail with the batch."""
+    import errno
+    import os
+    import threading
+
+    from dhcpd.leases.stores import walsync
+
+    release = threading.Event()
+
+    def failing_fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("-wal"):
+            assert release.wait(10)
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(walsync.os, "fsync", failing_fsync)
+    store = SqliteLeaseStore(tmp_path / "leases.sqlite3", commit_delay_ms=0)
+    await store.open()
+    first = asyncio.ensure_future(store.write(lease(7), NOW))
+    await asyncio.sleep(0.1)  # committed, its fsync blocked
+    waiting = [asyncio.ensure_future(store.write(lease(n), NOW)) for n in (8, 9)]
+    await asyncio.sleep(0.05)
+    release.set()
+    results = await asyncio.wait_for(
+        asyncio.gather(first, *waiting, return_exceptions=True), 5)
+    assert all(isinstance(result, LeaseStoreError) for result in results)
+    await asyncio.wait_for(store.close(), 5)

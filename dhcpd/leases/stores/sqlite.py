@@ -239,6 +239,10 @@ class SqliteLeaseStore(LeaseStore):
     def _flush(self) -> None:
         self._flush_handle = None
         assert self._writer is not None and self._wal is not None and self._loop is not None
+        if not self._pending:  # all failed meanwhile (a broken store)
+            if not self._syncing and self._idle is not None:
+                self._idle.set()
+            return
         jobs = [self._pending.popleft()
                 for _ in range(min(len(self._pending), self.max_batch))]
         started = time.perf_counter()
@@ -292,9 +296,9 @@ class SqliteLeaseStore(LeaseStore):
             self._broken = (f"the lease database could not be synced to disk ({error}); "
                             "no lease is acknowledged until the daemon is restarted")
             log.critical("lease_database_sync_failed", path=str(self.path), error=str(error))
-            self._fail(jobs, self._broken)
-            self._fail(list(self._pending), self._broken)
+            waiting = list(self._pending)
             self._pending.clear()
+            self._fail(jobs + waiting, self._broken)
         else:
             self.stats.observe(time.perf_counter() - started, len(jobs))
             for job, ok in zip(jobs, results, strict=True):
