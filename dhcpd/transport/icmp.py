@@ -23,6 +23,8 @@ from ipaddress import IPv4Address
 from dhcpd.deadline import within
 from dhcpd.logsetup import get_logger
 
+from .checksum import internet_checksum
+
 log = get_logger("dhcpd.transport")
 
 ICMP_ECHO_REPLY = 0
@@ -34,20 +36,10 @@ RECEIVE_LIMIT = 256  # datagrams read per wake-up
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 
 
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071): one's complement of the one's complement sum."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def echo_request(identifier: int, sequence: int, payload: bytes = PAYLOAD) -> bytes:
     """An RFC 792 echo request with its checksum."""
     header = _HEADER.pack(ICMP_ECHO_REQUEST, 0, 0, identifier, sequence)
-    return _HEADER.pack(ICMP_ECHO_REQUEST, 0, checksum(header + payload), identifier,
+    return _HEADER.pack(ICMP_ECHO_REQUEST, 0, internet_checksum(header + payload), identifier,
                         sequence) + payload
 
 

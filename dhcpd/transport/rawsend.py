@@ -18,6 +18,8 @@ from ipaddress import IPv4Address
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
 
+from .checksum import internet_checksum
+
 log = get_logger("dhcpd.transport")
 
 ETH_P_IP = 0x0800
@@ -28,27 +30,17 @@ _TTL = 64
 _PROTO_UDP = 17
 
 
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071): ones' complement of the ones' complement sum."""
-    if len(data) % 2:
-        data += b"\0"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def ip_udp_datagram(payload: bytes, source: IPv4Address, source_port: int,
                     destination: IPv4Address, destination_port: int) -> bytes:
     """An IPv4 packet (RFC 791) carrying one UDP datagram (RFC 768), checksums filled."""
     udp_length = _UDP_HEADER.size + len(payload)
     pseudo = source.packed + destination.packed + struct.pack("!BBH", 0, _PROTO_UDP, udp_length)
     udp = _UDP_HEADER.pack(source_port, destination_port, udp_length, 0) + payload
-    udp_sum = _checksum(pseudo + udp) or 0xFFFF  # RFC 768: a computed 0 is sent as all ones
+    udp_sum = internet_checksum(pseudo + udp) or 0xFFFF  # RFC 768: a computed 0 is sent as all ones
     udp = udp[:6] + struct.pack("!H", udp_sum) + udp[8:]
     header = _IP_HEADER.pack(0x45, 0, _IP_HEADER.size + udp_length, 0, 0, _TTL, _PROTO_UDP, 0,
                              source.packed, destination.packed)
-    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    header = header[:10] + struct.pack("!H", internet_checksum(header)) + header[12:]
     return header + udp
 
 

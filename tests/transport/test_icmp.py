@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from dhcpd.transport.icmp import IcmpProber, checksum, echo_request, parse_echo_reply
+from dhcpd.transport.checksum import internet_checksum as checksum
+from dhcpd.transport.icmp import IcmpProber, echo_request, parse_echo_reply
 
 
 def test_checksum_is_the_rfc_1071_example() -> None:
