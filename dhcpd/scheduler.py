@@ -156,16 +156,16 @@ class PacketScheduler(Generic[T]):
             self._on_error(item, exc)
         finally:
             self._in_flight -= 1
-            if self._pumping:
-                pass  # finished inside pump(), which goes on starting packets
-            elif self.queue:
-                # Finished from a callback (its commit is done): the next packets
-                # start in this turn's one extra pump, not here, or a batch of
-                # commits finishing together would start a pump's worth each and
-                # leave the sockets unread (see the module docstring).
-                self._pump_later()
-            elif self._in_flight == 0 and self._idle is not None:
-                self._idle.set()
+            # Inside pump() (a packet that never waited), pump() goes on starting
+            # packets. From a callback (its commit is done), the next packets start
+            # in this turn's one extra pump, not here: a batch of commits finishing
+            # together would otherwise start a pump's worth each and leave the
+            # sockets unread (see the module docstring).
+            if not self._pumping:
+                if self.queue:
+                    self._pump_later()
+                elif self._in_flight == 0 and self._idle is not None:
+                    self._idle.set()
 
     def _pump_later(self) -> None:
         if not self._pump_scheduled:

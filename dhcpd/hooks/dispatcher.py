@@ -403,45 +403,34 @@ class CalloutDispatcher(HookBooks):
                 raise
             except BaseException as exc:  # a hook's sys.exit() must not stop the server
                 return books._failed_call(slot, stats, started, exc)
-            if returning:
-                return books._ok(slot, stats, started, value)
-            # _ok for a hook whose value is ignored, inline: this is every
-            # packet's packet_drop, handle_options and address_offer.
-            elapsed = perf_counter() - started
-            stats.total_seconds += elapsed
-            if elapsed > stats.max_seconds:
-                stats.max_seconds = elapsed
-            observer = books.observer
-            if observer is not None:
-                observer(slot, "ok", elapsed)
-            stats.consecutive_problems = 0
-            return OK_NONE
+            return books._ok(slot, stats, started, value)
 
         return call
 
     async def _finish(self, slot: str, stats: HookStats, started: float, coroutine: Any,
                       pending: Any, deadline: float) -> HookOutcome:
         """The rest of an async hook that waits, until its deadline."""
-        try:
-            value = await _resume(coroutine, pending, deadline)
-        except TimeoutError:
-            return self._timed_out(slot, stats, started)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a hook's sys.exit() must not stop the server
-            return self._failed_call(slot, stats, started, exc)
-        return self._ok(slot, stats, started, value)
+        return await self._settle(slot, stats, started, _resume(coroutine, pending, deadline))
 
     async def _call_plain(self, slot: str, hook: Any, event: Any) -> HookOutcome:
         """A plain hook, in the thread pool."""
         stats = self._stats[slot]
         stats.calls += 1
         started = perf_counter()
-        try:
+
+        async def in_thread() -> Any:
             loop = asyncio.get_running_loop()
             # Abandoned on timeout: the thread runs on, but nobody waits for it.
-            value = await within(loop.run_in_executor(self._pool(), hook, event),
-                                 self._policies[slot].deadline)
+            return await within(loop.run_in_executor(self._pool(), hook, event),
+                                self._policies[slot].deadline)
+
+        return await self._settle(slot, stats, started, in_thread())
+
+    async def _settle(self, slot: str, stats: HookStats, started: float,
+                      call: Awaitable[Any]) -> HookOutcome:
+        """The outcome of a hook call that waits: its value, a timeout or a failure."""
+        try:
+            value = await call
         except TimeoutError:
             return self._timed_out(slot, stats, started)
         except asyncio.CancelledError:

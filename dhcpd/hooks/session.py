@@ -96,8 +96,7 @@ class PacketHooks:
         if call is None:
             return SKIPPED
         return call(HandleOptionsEvent(
-            self.packet, ServerOptions(request.options, request.overload or None),
-            self.interface_address, self.context,
+            self.packet, server_options(request), self.interface_address, self.context,
         ))
 
 

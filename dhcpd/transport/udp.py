@@ -100,7 +100,7 @@ class UdpEndpoint:
             self.close()
             raise
         if self.arp.enabled:
-            self.raw.open()  # now: it needs CAP_NET_RAW, which a service user may lack
+            self.raw.open()  # with the sockets, before privileges are dropped
         for sock in self._sockets.values():
             self._loop.add_reader(sock.fileno(), self._drain, sock)
         log.info("transport_bound", interfaces=self.interfaces or ["*"], port=self.port,
@@ -199,9 +199,9 @@ class UdpEndpoint:
             return False
         address = out.address
         if out.hw_address is not None and not self.arp.add(address, out.hw_address, out.interface):
-            if self.arp.enabled and self.raw.send(out.data, out.source, self.port, address,
-                                                  out.port, out.hw_address, out.interface):
-                return True
+            if self.raw.send(out.data, out.source, self.port, address, out.port,
+                             out.hw_address, out.interface):
+                return True  # (never opened with unicast_via_arp off: broadcast, below)
             # No way to reach an unconfigured client by unicast: broadcast instead.
             address = BROADCAST
         text = self._texts.get(address)

@@ -875,7 +875,7 @@ def perfdhcp_exchange(
 # --------------------------------------------------------------------------- capture
 
 
-class Capture:
+class Capture(_OwnedProcess):
     """tshark capture in a namespace; read decoded fields after :meth:`stop`.
 
     >>> with Capture(ns, "srv0", "udp port 67 or udp port 68") as cap:
@@ -894,7 +894,7 @@ class Capture:
         self.pcap = self.dir / f"cap-{_next_id()}.pcap"
         self.proc: subprocess.Popen[Any] | None = None
 
-    def start(self, timeout: float = 15.0) -> Capture:
+    def start(self, timeout: float = 15.0) -> Self:
         errpath = self.dir / "tshark.stderr"
         self._err = errpath.open("wb")
         self.proc = self.ns.popen(
@@ -929,21 +929,13 @@ class Capture:
             raise NetnsError(f"{shlex.join(args)} exited {res.returncode}: {res.stderr.strip()}")
         return [line.split("\t") for line in res.stdout.splitlines() if line.strip()]
 
-    def close(self) -> None:
-        self.stop()
-        if self._own_dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Capture:
-        return self.start() if self.proc is None else self
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.stop()  # not close(): fields() reads the capture file afterwards
 
 
 # --------------------------------------------------------------------------- Kea
