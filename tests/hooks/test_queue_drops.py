@@ -94,3 +94,37 @@ async def test_a_flood_of_queue_drops_is_reported_at_the_configured_rate_the_res
         assert server.stats.drop_reports_lost == 15
     finally:
         await server.store.close()
+
+
+async def test_reports_waiting_for_a_slow_hook_are_bounded_the_rest_counted() -> None:
+    """A packet_drop hook that waits (as a plain or isolated one always does)
+    holds at most 16 reports of queue drops at once, so they cannot pile up in
+    front of the served packets' own hook calls."""
+    from dhcpd.app import DROP_REPORTS_WAITING
+    from dhcpd.hooks import HookTable, PacketDropEvent
+
+    gate = asyncio.Event()
+    entered: list[PacketDropEvent] = []
+
+    async def slow_drop(event: PacketDropEvent) -> None:
+        entered.append(event)
+        await gate.wait()
+
+    server = DhcpServer(config(SMALL_QUEUE))
+    dispatcher = CalloutDispatcher(HookTable(packet_drop=slow_drop), module="test")
+    server.callouts = dispatcher
+    server.pipeline.callouts = dispatcher
+    server.pipeline.send = lambda out: True
+    await server.store.open()
+    try:
+        for n in range(2 + DROP_REPORTS_WAITING + 4):  # 20 evictions, well within the rate
+            server._enqueue(request(MessageType.DISCOVER, n).encode(), context())
+        await asyncio.sleep(0)
+        assert len(entered) == DROP_REPORTS_WAITING
+        assert server.stats.drop_reports_lost == 4
+        gate.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert server._drop_reports == 0  # every waiting report finished
+    finally:
+        await server.store.close()
