@@ -26,7 +26,7 @@ from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
 from dhcpd.logsetup import configure_logging, get_logger
-from dhcpd.metrics import MetricsServer, hook_observe, make_registry
+from dhcpd.metrics import HookMetrics, MetricsServer, make_registry
 from dhcpd.pipeline import TYPE_NAMES, PacketPipeline, Received
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
 from dhcpd.ratelimit import TokenBucket
@@ -98,6 +98,8 @@ class DhcpServer:
         # Empty until load_callouts(), which run() calls once privileges are
         # dropped: a callout module is never imported as the start-up user.
         self.callouts: Dispatcher = CalloutDispatcher(None)
+        # The per-hook metrics: the live dispatcher's books plus those replaced by reloads.
+        self.hook_metrics = HookMetrics()
         self.leases.on_delete = self._delete_client
         self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
         self.queue: WorkQueue[Received] = WorkQueue(
@@ -245,16 +247,17 @@ class DhcpServer:
     def load_callouts(self) -> None:
         """Build the configured callouts' dispatcher (importing in-process modules) and
         put it in place; run() does this after dropping privileges."""
-        dispatcher, _ = build_dispatcher(self.config.source.callouts, observer=hook_observe)
+        dispatcher, _ = build_dispatcher(self.config.source.callouts)
         self.callouts = dispatcher
         self.pipeline.callouts = dispatcher
 
     async def _reload_callouts(self, new: RuntimeConfig) -> None:
         self._drop_report_budget = TokenBucket(new.source.callouts.drop_reports_per_second)
-        dispatcher, _ = build_dispatcher(new.source.callouts, observer=hook_observe)
+        dispatcher, _ = build_dispatcher(new.source.callouts)
         await dispatcher.start()  # a new worker is ready before the swap
         await self.control(ControlCode.STOP)
         old, self.callouts = self.callouts, dispatcher
+        self.hook_metrics.retire(old.hook_stats())
         self.pipeline.callouts = dispatcher
         await old.aclose()
         await self.control(ControlCode.START)

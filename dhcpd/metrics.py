@@ -12,18 +12,17 @@ it reads the Counters and the lease index while no worker can change them
 and the listener is bound at start (a port in use stops the start with a
 clear error) and closed with the server's TaskGroup.
 
-Per-hook figures are the one thing recorded as it happens: `hook_observe`
-is called by the callout layer after each callout (from any thread).
+Per-hook figures are the callout dispatcher's own books (HookStats), added
+to what the dispatchers replaced by reloads had counted (HookMetrics).
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -40,6 +39,7 @@ from prometheus_client.registry import Collector
 from dhcpd.config import RuntimeConfig
 from dhcpd.config.models import MetricsSettings
 from dhcpd.errors import DhcpdError
+from dhcpd.hooks.dispatcher import DURATION_BUCKETS, Dispatcher, HookStats
 from dhcpd.leases import LeaseManager
 from dhcpd.leases.stores import LeaseStore, SqliteLeaseStore
 from dhcpd.leases.stores.sqlite import COMMIT_BUCKETS
@@ -53,60 +53,60 @@ log = get_logger("dhcpd.metrics")
 RECEIVED_TYPES = ("DISCOVER", "REQUEST", "DECLINE", "RELEASE", "INFORM", "BOOTP")
 SENT_TYPES = ("OFFER", "ACK", "NAK", "BOOTREPLY")
 
-# --- per-hook metrics (the callout layer reports here) ------------------------------
+# --- per-hook metrics (read from the dispatchers' own books) --------------------------
 
 HookOutcome = Literal["ok", "failed", "timeout"]
 HOOK_OUTCOMES: tuple[HookOutcome, ...] = ("ok", "failed", "timeout")
-HOOK_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 
 
 @dataclass
 class _HookSeries:
     calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HOOK_OUTCOMES, 0))
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(HOOK_BUCKETS) + 1))
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
     seconds: float = 0.0
+
+    def add(self, stats: HookStats) -> None:
+        finished = sum(stats.durations)
+        self.calls["ok"] += finished - stats.failures - stats.timeouts
+        self.calls["failed"] += stats.failures
+        self.calls["timeout"] += stats.timeouts
+        for index, count in enumerate(stats.durations):
+            self.buckets[index] += count
+        self.seconds += stats.total_seconds
 
 
 class HookMetrics:
-    """Calls and durations per hook.
+    """Calls and durations per hook, for Prometheus.
 
-    Called for every hook call, so it is kept minimal: the dispatcher calls it
-    on the event-loop thread only (plain hooks report when their result is
-    back on the loop), and the metrics endpoint reads it on that thread too,
-    so no lock is needed.
+    The hot path records nothing for the metrics: each dispatcher keeps its
+    HookStats as it calls (dhcpd/hooks/dispatcher.py), and a scrape adds them
+    up. A reload replaces the dispatcher and with it the books, so the old
+    ones are kept here (`retire`) and added in, and the counters never go back.
+    The newest retired books are held by reference, not copied: a call still
+    in flight on the old dispatcher (a plain hook in its thread) is counted
+    when it ends.
     """
 
     def __init__(self) -> None:
-        self._series: dict[str, _HookSeries] = {}
+        self._totals: dict[str, _HookSeries] = {}
+        self._retired: Mapping[str, HookStats] = {}
 
-    def observe(self, hook: str, outcome: HookOutcome, seconds: float) -> None:
-        series = self._series.get(hook)
-        if series is None:
-            series = self._series[hook] = _HookSeries()
-        try:
-            series.calls[outcome] += 1
-        except KeyError:
-            raise ValueError(
-                f"hook outcome must be one of {HOOK_OUTCOMES}, not {outcome!r}") from None
-        series.buckets[bisect.bisect_left(HOOK_BUCKETS, seconds)] += 1
-        series.seconds += seconds
+    def retire(self, books: Mapping[str, HookStats]) -> None:
+        """A dispatcher's books, which it no longer adds to once replaced."""
+        self._fold(self._totals, self._retired)
+        self._retired = books
 
-    def snapshot(self) -> dict[str, _HookSeries]:
-        return {
-            hook: _HookSeries(dict(s.calls), list(s.buckets), s.seconds)
-            for hook, s in self._series.items()
-        }
+    def snapshot(self, live: Mapping[str, HookStats]) -> dict[str, _HookSeries]:
+        series = {hook: _HookSeries(dict(s.calls), list(s.buckets), s.seconds)
+                  for hook, s in self._totals.items()}
+        self._fold(series, self._retired)
+        self._fold(series, live)
+        return series
 
-    def reset(self) -> None:
-        self._series.clear()
-
-
-HOOKS = HookMetrics()
-
-
-# Record one callout: the hook's name, how it ended, how long it took. The
-# bound method itself, not a wrapper: it is called after every hook call.
-hook_observe = HOOKS.observe
+    @staticmethod
+    def _fold(into: dict[str, _HookSeries], books: Mapping[str, HookStats]) -> None:
+        for hook, stats in books.items():
+            into.setdefault(hook, _HookSeries()).add(stats)
 
 
 # --- the collector ------------------------------------------------------------------
@@ -120,6 +120,8 @@ class MetricsSource(Protocol):
     leases: LeaseManager
     store: LeaseStore
     started: float
+    callouts: Dispatcher
+    hook_metrics: HookMetrics
 
     @property
     def paused(self) -> bool: ...
@@ -138,9 +140,8 @@ def _buckets(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, fl
 
 
 class DhcpCollector(Collector):
-    def __init__(self, source: MetricsSource, hooks: HookMetrics = HOOKS) -> None:
+    def __init__(self, source: MetricsSource) -> None:
         self.source = source
-        self.hooks = hooks
 
     def collect(self) -> Iterator[Metric]:
         source = self.source
@@ -220,12 +221,13 @@ class DhcpCollector(Collector):
                                   value=stats.rows)
 
     def _hooks(self) -> Iterator[Metric]:
-        yield from hook_families(self.hooks)
+        source = self.source
+        yield from hook_families(source.hook_metrics.snapshot(source.callouts.hook_stats()))
 
 
-def hook_families(hooks: HookMetrics) -> Iterator[Metric]:
+def hook_families(snapshot: Mapping[str, _HookSeries]) -> Iterator[Metric]:
     """dhcpd_hook_calls_total{hook,outcome} and dhcpd_hook_duration_seconds{hook}."""
-    series = sorted(hooks.snapshot().items())
+    series = sorted(snapshot.items())
     calls = CounterMetricFamily("dhcpd_hook_calls", "Callout invocations, by hook and outcome.",
                                 labels=["hook", "outcome"])
     durations = HistogramMetricFamily("dhcpd_hook_duration_seconds",
@@ -233,14 +235,14 @@ def hook_families(hooks: HookMetrics) -> Iterator[Metric]:
     for hook, one in series:
         for outcome, count in one.calls.items():
             calls.add_metric([hook, outcome], count)
-        durations.add_metric([hook], _buckets(HOOK_BUCKETS, one.buckets), one.seconds)
+        durations.add_metric([hook], _buckets(DURATION_BUCKETS, one.buckets), one.seconds)
     yield calls
     yield durations
 
 
-def make_registry(source: MetricsSource, hooks: HookMetrics = HOOKS) -> CollectorRegistry:
+def make_registry(source: MetricsSource) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DhcpCollector(source, hooks))
+    registry.register(DhcpCollector(source))
     return registry
 
 

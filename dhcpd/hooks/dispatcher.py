@@ -11,6 +11,7 @@ the next reload.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import enum
 import functools
 import inspect
@@ -63,15 +64,28 @@ _RETURNING = frozenset({"new_packet", "packet_send"})  # the hooks that hand bac
 _FINISHED = object()  # what next(coroutine.__await__(), _FINISHED) gives for a finished hook
 
 
+# Upper bounds (seconds) of the per-hook duration histogram
+# (dhcpd_hook_duration_seconds in dhcpd/metrics.py).
+DURATION_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
+_bucket = bisect.bisect_left
+
+
 @dataclass
 class HookStats:
-    calls: int = 0
-    failures: int = 0
+    """One slot's figures, kept by the calls themselves on the event-loop thread and
+    read as they are by the control API and the metrics (no call per hook to record)."""
+
+    calls: int = 0  # started
+    failures: int = 0  # raised, handed back garbage, or could not be made
     timeouts: int = 0
     total_seconds: float = 0.0
     max_seconds: float = 0.0
     consecutive_problems: int = 0
     quarantined: bool = False
+    # Finished calls by duration: one count per DURATION_BUCKETS bound, the last
+    # above them all. Every finished call is in exactly one (so the calls that
+    # ended well are sum(durations) - failures - timeouts).
+    durations: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -81,8 +95,6 @@ class HookStats:
         }
 
 
-CallResult = Literal["ok", "failed", "timeout"]
-Observer = Callable[[str, CallResult, float], None]  # (hook, outcome, seconds), for metrics
 # One slot's call, bound: the outcome at once when the hook finished without
 # waiting (the common case: no coroutine to await), else an awaitable of it.
 Caller = Callable[[Any], "HookOutcome | Awaitable[HookOutcome]"]
@@ -178,7 +190,6 @@ class Dispatcher(Protocol):
     """
 
     module: str | None
-    observer: Observer | None
 
     @property
     def callers(self) -> Mapping[str, Caller]:
@@ -195,6 +206,9 @@ class Dispatcher(Protocol):
     def has(self, slot: str) -> bool: ...
 
     def stats(self) -> dict[str, dict[str, Any]]: ...
+
+    def hook_stats(self) -> Mapping[str, HookStats]:
+        """The live figures per slot (for the metrics, read at scrape time)."""
 
     def policy(self, slot: str) -> HookPolicy: ...
 
@@ -215,13 +229,12 @@ class RemoteHookError(Exception):
 
 class HookBooks:
     """The bookkeeping shared by the dispatchers: per-slot stats, policies,
-    failure logging, quarantine. Subclasses set module, policies,
-    quarantine_after and observer, then call _open_books with their slots."""
+    failure logging, quarantine. Subclasses set module, policies and
+    quarantine_after, then call _open_books with their slots."""
 
     module: str | None
     policies: Mapping[str, HookPolicy]
     quarantine_after: int
-    observer: Observer | None
 
     def _open_books(self, slots: Iterable[str]) -> None:
         self._stats: dict[str, HookStats] = {name: HookStats() for name in slots}
@@ -249,6 +262,9 @@ class HookBooks:
     def stats(self) -> dict[str, dict[str, Any]]:
         return {name: stats.snapshot() for name, stats in self._stats.items()}
 
+    def hook_stats(self) -> Mapping[str, HookStats]:
+        return self._stats
+
     def policy(self, slot: str) -> HookPolicy:
         return self.policies.get(slot) or self.policies.get("default") or HookPolicy()
 
@@ -259,8 +275,7 @@ class HookBooks:
         stats.total_seconds += elapsed
         if elapsed > stats.max_seconds:
             stats.max_seconds = elapsed
-        if self.observer is not None:
-            self.observer(slot, "ok", elapsed)
+        stats.durations[_bucket(DURATION_BUCKETS, elapsed)] += 1
         if slot in _RETURNING and not _valid(slot, value):
             stats.failures += 1
             log.warning("callout_returned_garbage", hook=slot, module=self.module,
@@ -272,7 +287,7 @@ class HookBooks:
 
     def _timed_out(self, slot: str, stats: HookStats, started: float) -> HookOutcome:
         policy = self._policies[slot]
-        elapsed = self._timed(slot, stats, started, "timeout")
+        elapsed = self._timed(stats, started)
         stats.timeouts += 1
         log.warning("callout_timeout", hook=slot, module=self.module,
                     deadline=policy.deadline, seconds=round(elapsed, 3),
@@ -280,20 +295,19 @@ class HookBooks:
         self._problem(slot, stats)
         return HookOutcome(CallStatus.TIMEOUT, drop=policy.on_timeout == "drop")
 
-    def _timed(
-        self, slot: str, stats: HookStats, started: float, outcome: CallResult
-    ) -> float:
+    @staticmethod
+    def _timed(stats: HookStats, started: float) -> float:
+        """The books of a call that did not end well (the caller counts how)."""
         elapsed = perf_counter() - started
         stats.total_seconds += elapsed
         stats.max_seconds = max(stats.max_seconds, elapsed)
-        if self.observer is not None:
-            self.observer(slot, outcome, elapsed)
+        stats.durations[_bucket(DURATION_BUCKETS, elapsed)] += 1
         return elapsed
 
     def _failed_call(
         self, slot: str, stats: HookStats, started: float, exc: BaseException
     ) -> HookOutcome:
-        self._timed(slot, stats, started, "failed")
+        self._timed(stats, started)
         self._failed(slot, stats, exc)
         return FAILED
 
@@ -336,7 +350,6 @@ class CalloutDispatcher(HookBooks):
     policies: Mapping[str, HookPolicy] = field(default_factory=dict)
     quarantine_after: int = 5
     thread_workers: int = 8
-    observer: Observer | None = None
     active: bool = field(init=False, default=False)  # some slot is filled
 
     def __post_init__(self) -> None:

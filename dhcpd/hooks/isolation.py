@@ -5,7 +5,7 @@ only its own packet (and the calls in flight with it): the worker
 (dhcpd/hooks/worker.py) is killed if need be and restarted, and the server
 keeps serving. IsolatedDispatcher has the interface of CalloutDispatcher
 (the Dispatcher protocol) and the same bookkeeping (HookBooks): per-slot
-stats, the observer, failure logging and quarantine.
+stats, failure logging and quarantine.
 
 - Deadlines are kept here. A call that misses its deadline returns TIMEOUT at
   once; in the background the worker is told to abandon it and asked whether
@@ -53,7 +53,6 @@ from .dispatcher import (
     HookOutcome,
     HookPolicy,
     HookStats,
-    Observer,
     RemoteHookError,
 )
 from .worker import HEADER, MAX_FRAME, encode
@@ -104,7 +103,6 @@ class IsolatedDispatcher(HookBooks):
     policies: Mapping[str, HookPolicy] = field(default_factory=dict)
     quarantine_after: int = 5
     thread_workers: int = 8
-    observer: Observer | None = None
     memory_mb: int | None = None
     restart_delay: float = 0.5
     start_timeout: float = 30.0  # seconds for a worker to load the module and say hello
@@ -289,8 +287,7 @@ class IsolatedDispatcher(HookBooks):
             stats.calls += 1
             stats.failures += 1
             self.unavailable += 1
-            if self.observer is not None:
-                self.observer(slot, "failed", 0.0)
+            stats.durations[0] += 1
             return FAILED
         return await self._invoke(writer, slot, event, stats)
 
@@ -318,7 +315,7 @@ class IsolatedDispatcher(HookBooks):
             return self._timed_out(slot, stats, started)
         if status == "ok":
             return self._ok(slot, stats, started, value)
-        self._timed(slot, stats, started, "failed")
+        self._timed(stats, started)
         if status == "garbage":
             stats.failures += 1
             log.warning("callout_returned_garbage", hook=slot, module=self.module,

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dhcpd.config.models import CalloutSettings
 
 from .api import HOOK_NAMES
-from .dispatcher import CalloutDispatcher, Dispatcher, HookPolicy, Observer
+from .dispatcher import CalloutDispatcher, Dispatcher, HookPolicy
 from .isolation import IsolatedDispatcher
 from .loader import LoadReport, load_callouts
 
 
-def build_dispatcher(
-    settings: CalloutSettings, observer: Observer | None = None
-) -> tuple[Dispatcher, LoadReport | None]:
+def build_dispatcher(settings: CalloutSettings) -> tuple[Dispatcher, LoadReport | None]:
     """Load the configured callouts (CalloutEnabled false or no modules: none at all).
 
     With isolation "process" the dispatcher loads them in its worker when it is
@@ -37,7 +35,7 @@ def build_dispatcher(
         return IsolatedDispatcher(
             settings.modules, settings.settings, policies=policies,
             quarantine_after=settings.quarantine_after,
-            thread_workers=settings.thread_workers, observer=observer,
+            thread_workers=settings.thread_workers,
             memory_mb=settings.worker_memory_mb,
             restart_delay=settings.worker_restart_delay,
         ), None
@@ -49,6 +47,5 @@ def build_dispatcher(
         policies=policies,
         quarantine_after=settings.quarantine_after,
         thread_workers=settings.thread_workers,
-        observer=observer,
     )
     return dispatcher, report

@@ -271,22 +271,31 @@ async def test_callers_are_the_slots_that_may_be_called() -> None:
     assert (await d.call("handle_options", object())).status is CallStatus.SKIPPED
 
 
-async def test_the_observer_sees_every_call_with_its_outcome() -> None:
-    seen: list[tuple[str, str]] = []
-
+async def test_the_books_count_every_call_with_its_outcome_and_duration() -> None:
     async def ok(event: Any) -> None:
         return None
 
     async def broken(event: Any) -> None:
         raise RuntimeError("boom")
 
-    d = CalloutDispatcher(HookTable(packet_drop=ok, handle_options=broken),
-                          observer=lambda slot, outcome, seconds: seen.append((slot, outcome)))
+    async def slow(event: Any) -> None:
+        await asyncio.sleep(0.01)
+
+    d = CalloutDispatcher(HookTable(packet_drop=ok, handle_options=broken, address_del=slow),
+                          policies={"address_del": HookPolicy(deadline=0.001)})
+    await d.call("packet_drop", object())
     await d.call("packet_drop", object())
     await d.call("handle_options", object())
-    assert seen == [("packet_drop", "ok"), ("handle_options", "failed")]
+    await d.call("address_del", object())
+    books = d.hook_stats()
+    assert books["packet_drop"].calls == 2 and sum(books["packet_drop"].durations) == 2
+    assert books["packet_drop"].durations[0] == 2  # a no-op takes under 100 us
+    assert books["handle_options"].failures == 1 and sum(books["handle_options"].durations) == 1
+    assert books["address_del"].timeouts == 1
+    # 1 ms deadline: in the (500 us, 1 ms] bucket or a later one, never the first two
+    assert sum(books["address_del"].durations[2:]) == 1
     stats = d.stats()["packet_drop"]
-    assert stats["calls"] == 1 and stats["total_seconds"] >= 0
+    assert stats["calls"] == 2 and stats["total_seconds"] >= 0
 
 
 async def test_a_hook_bounds_a_step_of_its_own_in_a_task_of_its_own() -> None:

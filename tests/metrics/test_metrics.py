@@ -10,13 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dhcpd import metrics
-from dhcpd.metrics import HookMetrics, hook_observe
+from dhcpd.app import DhcpServer
+from dhcpd.config import load_config
+from dhcpd.hooks import HookTable
+from dhcpd.hooks.api import ControlCode
+from dhcpd.hooks.dispatcher import CalloutDispatcher, HookStats
+from dhcpd.metrics import HookMetrics, hook_families, make_registry
 from dhcpd.wire import MessageType
 from tests.control.helpers import Served, serve
-from tests.factories import request
+from tests.factories import BASE_CONFIG, request
 from tests.process.test_daemon_loopback import dora, free_port
 
 
@@ -28,33 +33,53 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-def test_hook_observe_counts_outcomes_and_durations() -> None:
-    hooks = HookMetrics()
-    hooks.observe("PktRecv", "ok", 0.0002)
-    hooks.observe("PktRecv", "ok", 0.003)
-    hooks.observe("PktRecv", "timeout", 2.0)
-    hooks.observe("AddressOffer", "failed", 0.01)
-    series = hooks.snapshot()
-    assert series["PktRecv"].calls == {"ok": 2, "failed": 0, "timeout": 1}
-    assert sum(series["PktRecv"].buckets) == 3
-    assert series["PktRecv"].seconds == pytest.approx(2.0032)
-    with pytest.raises(ValueError, match="outcome"):
-        hooks.observe("PktRecv", "crashed", 0.1)  # type: ignore[arg-type]
+def books(ok: int = 0, failed: int = 0, timeouts: int = 0, seconds: float = 0.0) -> HookStats:
+    """A slot's books as a dispatcher keeps them: each finished call in one duration bucket."""
+    stats = HookStats(calls=ok + failed + timeouts, failures=failed, timeouts=timeouts,
+                      total_seconds=seconds)
+    stats.durations[0] += ok + failed
+    stats.durations[-1] += timeouts
+    return stats
 
 
-def test_hook_observe_appears_in_the_exposition() -> None:
-    metrics.HOOKS.reset()
-    try:
-        hook_observe("PktSend", "ok", 0.0004)
-        hook_observe("PktSend", "failed", 0.2)
-        by_name = {f.name: f for f in metrics.hook_families(metrics.HOOKS)}
-        calls = {tuple(s.labels.values()): s.value for s in by_name["dhcpd_hook_calls"].samples}
-        assert calls[("PktSend", "ok")] == 1 and calls[("PktSend", "failed")] == 1
-        buckets = {s.labels["le"]: s.value for s in by_name["dhcpd_hook_duration_seconds"].samples
-                   if s.name.endswith("_bucket")}
-        assert buckets["0.0005"] == 1 and buckets["0.5"] == 2 and buckets["+Inf"] == 2
-    finally:
-        metrics.HOOKS.reset()
+def test_hook_metrics_add_the_live_books_to_those_a_reload_retired() -> None:
+    metrics = HookMetrics()
+    first = {"packet_send": books(ok=3, failed=1, seconds=0.5)}
+    metrics.retire(first)
+    metrics.retire({"packet_send": books(ok=2, timeouts=1, seconds=2.0)})
+    live = {"packet_send": books(ok=1, seconds=0.25), "new_packet": books(failed=2)}
+    series = metrics.snapshot(live)
+    assert series["packet_send"].calls == {"ok": 6, "failed": 1, "timeout": 1}
+    assert sum(series["packet_send"].buckets) == 8
+    assert series["packet_send"].buckets[-1] == 1
+    assert series["packet_send"].seconds == pytest.approx(2.75)
+    assert series["new_packet"].calls == {"ok": 0, "failed": 2, "timeout": 0}
+    # The newest retired books are read live: a call still finishing on the old
+    # dispatcher (a plain hook in its thread) is counted when it ends.
+    first_again = metrics.snapshot({})
+    metrics.retire({})
+    assert metrics.snapshot({})["packet_send"].calls == first_again["packet_send"].calls
+
+
+async def test_hook_calls_appear_in_the_exposition() -> None:
+    async def ok(event: object) -> None:
+        return None
+
+    async def broken(event: object) -> None:
+        raise RuntimeError("boom")
+
+    dispatcher = CalloutDispatcher(HookTable(packet_send=ok, packet_drop=broken))
+    await dispatcher.call("packet_send", object())
+    await dispatcher.call("packet_drop", object())
+    snapshot = HookMetrics().snapshot(dispatcher.hook_stats())
+    by_name = {f.name: f for f in hook_families(snapshot)}
+    calls = {tuple(s.labels.values()): s.value for s in by_name["dhcpd_hook_calls"].samples}
+    assert calls[("packet_send", "ok")] == 1 and calls[("packet_drop", "failed")] == 1
+    assert calls[("packet_send", "failed")] == 0
+    buckets = {(s.labels["hook"], s.labels["le"]): s.value
+               for s in by_name["dhcpd_hook_duration_seconds"].samples
+               if s.name.endswith("_bucket")}
+    assert buckets[("packet_send", "0.0005")] == 1 and buckets[("packet_send", "+Inf")] == 1
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +144,21 @@ def test_the_metrics_port_in_use_stops_the_start(served: Served, tmp_path: Path)
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert "metrics endpoint" in result.stderr
+
+
+async def test_a_reload_does_not_set_the_hook_counters_back(tmp_path: Path) -> None:
+    path = tmp_path / "dhcpd.yaml"
+    path.write_text(BASE_CONFIG + "callouts:\n  enabled: true\n"
+                    "  modules: [tests.hooks.sample_callout]\n")
+    server = DhcpServer(load_config(path), config_path=path)
+    server.load_callouts()
+    try:
+        await server.control(ControlCode.START)
+        assert server.reload() == []
+        assert server._callout_reload is not None
+        await server._callout_reload  # STOP to the old dispatcher, START to the new one
+        exposition = generate_latest(make_registry(server)).decode()
+        assert samples(exposition)[
+            ("dhcpd_hook_calls_total", (("hook", "control"), ("outcome", "ok")))] == 3
+    finally:
+        server.callouts.close()
