@@ -153,12 +153,15 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="skip the warm-up run of each mode (bench/instructions_bench.py "
+                             "counts whole processes)")
     args = parser.parse_args()
     modes = args.callouts.split(",")
     if unknown := set(modes) - set(MODES):
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     configure_logging("warning", "json")
-    for mode in modes:  # warm up: imports, first-use caches
+    for mode in [] if args.no_warmup else modes:  # warm up: imports, first-use caches
         await one_run(mode, args.store, min(args.clients, 500), args.batch)
     wall: dict[str, list[float]] = {mode: [] for mode in modes}
     cpu: dict[str, list[float]] = {mode: [] for mode in modes}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import pickle
 from dataclasses import dataclass, field
@@ -89,3 +90,20 @@ def test_only_frozen_slotted_dataclasses_are_accepted() -> None:
 
     with pytest.raises(TypeError, match="frozen=True, slots=True"):
         fast_init(NoSlots)
+
+
+def test_the_record_is_of_its_own_class_and_copies_keep_every_field() -> None:
+    sample = Sample("a", 2, ("t",), [1])
+    assert type(sample) is Sample  # not the private twin it was built as
+    for copied in (copy.copy(sample), copy.deepcopy(sample), pickle.loads(pickle.dumps(sample))):
+        assert type(copied) is Sample and copied == sample
+        assert (copied.doubled, copied.derived) == (0, 4)  # init=False fields too
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del sample.name
+
+
+def test_a_fast_init_record_cannot_be_subclassed() -> None:
+    # Its twin has its exact layout; a subclass's would not match.
+    with pytest.raises(TypeError, match="cannot be subclassed"):
+        class Wider(Key):  # the class statement itself fails
+            pass
