@@ -11,9 +11,8 @@ with PROCESSED for every packet that reached new_packet.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
 from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
@@ -54,14 +53,10 @@ class PacketPipeline:
         self.callouts = callouts
         self.paused = False
 
-    def process(self, item: Received) -> Coroutine[Any, Any, None]:
-        """The coroutine that handles `item`: with the callout points when a callout
-        fills some slot. (A plain method: one coroutine per packet, not two.)"""
+    async def process(self, item: Received) -> None:
         if self.callouts.active:
-            return self._with_callouts(item)
-        return self._without_callouts(item)
-
-    async def _without_callouts(self, item: Received) -> None:
+            await self._with_callouts(item)
+            return
         request, ctx = item.request, item.ctx
         if request is None:  # only queued for new_packet, which is gone since
             self.drop(DropReason.INVALID, "malformed packet", ctx)
