@@ -16,9 +16,9 @@ perfdhcp_bench.py. Needs the Debian package valgrind. Not part of the tests.
     python bench/instructions_bench.py --callouts none,async
     python bench/instructions_bench.py --callouts none --tree /tmp/other-checkout
 
-Figures (2026-11-24, memory store, 200 and 1,200 clients): none 775k
-instructions per DORA; async no-op hooks in every slot 1,075k before the hook
-metrics were folded into the dispatcher's books, 920k after (+38 % -> +19 %).
+Figures (2026-11-24, memory store, 200 and 1,200 clients; bench/README.md):
+none 760k instructions per DORA and async no-op hooks in every slot 923k
+(+21.5 %) at the start of session 4; 729k and 857k (+17.5 %) after it.
 """
 
 from __future__ import annotations
