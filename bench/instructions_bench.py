@@ -1,7 +1,7 @@
 """CPU instructions per DORA on the in-process packet path, counted by valgrind.
 
 Timings on a shared VM move by 10-20 % from run to run; instruction counts do
-not (two runs agree to 0.02 %), whatever else the machine is doing. This
+not (per DORA, two runs agree within 0.3 %), whatever else the machine is doing. This
 runs bench/callout_bench.py (the daemon's whole packet path without sockets,
 one repetition, no warm-up) under `valgrind --tool=callgrind` twice per
 mode, with `--small` and `--large` clients, and divides the difference by
