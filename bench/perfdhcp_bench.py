@@ -12,6 +12,14 @@ veth, routing 198.18.0.0/15 via 192.0.2.2; client namespace with 192.0.2.2/24 an
 server is pinned to CPU 0, perfdhcp to CPU 1. Each rate gets a freshly started server
 with an empty lease store. ACKs/s are counted over the test period (perfdhcp's own
 ``Rate:`` line also divides by the exit wait and reads ~5% low).
+
+Comparing configurations on this noisy VM: `--repeat N` runs the whole plan N
+times, alternating the order each time, and `--callouts none,async` benches
+dhcpd once per mode; the summary gives each one's clean rate per repetition,
+the median, and the ratio of medians against the first:
+
+    python bench/perfdhcp_bench.py --server dhcpd --callouts none,async --repeat 3 \
+        --rates 2000,2750,3000,3250,3500 --saturation-rate 0
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +60,9 @@ ROUTER = "198.18.0.1"
 LEASE_TIME = 3600
 
 
+CALLOUT_MODES = ("none", "async", "plain", "isolated")
+
+
 @dataclass
 class RunResult:
     server: str
@@ -65,6 +77,7 @@ class RunResult:
     perfdhcp_rc: int
     saturation: bool = False
     cpu_us_per_ack: float | None = None  # server CPU (all threads, user+system) per ACK
+    repetition: int = 0
 
 
 def _cpu_fields(stat: Path) -> tuple[str, float, float]:
@@ -371,9 +384,26 @@ def summarize(results: list[RunResult]) -> dict[str, dict[str, float | None]]:
     return summary
 
 
+def compare_repetitions(results: list[RunResult], labels: list[str]) -> dict[str, Any]:
+    """Each configuration's clean rate per repetition, the medians, and their ratio to
+    the first configuration's (a repetition with no rate held counts as 0)."""
+    by_label: dict[str, Any] = {}
+    for label in labels:
+        clean = []
+        for rep in sorted({r.repetition for r in results}):
+            held = [r.rate for r in results if r.server == label and r.repetition == rep
+                    and r.incomplete_pct < 1.0 and not r.saturation]
+            clean.append(max(held) if held else 0)
+        by_label[label] = {"clean_rates": clean, "median": statistics.median(clean)}
+    first = by_label[labels[0]]["median"]
+    for entry in by_label.values():
+        entry["ratio_to_first"] = entry["median"] / first if first else None
+    return by_label
+
+
 def print_table(results: list[RunResult], summary: dict[str, dict[str, float | None]]) -> None:
     hdr = (
-        f"{'server':8}{'offered/s':>11}{'DISC sent':>11}{'ACK recv':>10}"
+        f"{'server':16}{'offered/s':>11}{'DISC sent':>11}{'ACK recv':>10}"
         f"{'ACK/s':>9}{'incompl%':>10}"
     )
     print()
@@ -382,7 +412,7 @@ def print_table(results: list[RunResult], summary: dict[str, dict[str, float | N
     for r in results:
         tag = " sat" if r.saturation else ""
         print(
-            f"{r.server:8}{r.rate:>11}{r.discover_sent:>11}{r.ack_received:>10}"
+            f"{r.server:16}{r.rate:>11}{r.discover_sent:>11}{r.ack_received:>10}"
             f"{r.acks_per_s:>9.0f}{r.incomplete_pct:>10.2f}{tag}"
         )
     print()
@@ -410,10 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--lease-store", choices=["sqlite", "memory"], default="sqlite")
     p.add_argument(
-        "--callouts", choices=["none", "async", "plain", "isolated"], default="none",
-        help="dhcpd: a no-op hook in every slot, async, plain (threaded) or isolated "
-        "(async, in a worker process)",
+        "--callouts", default="none",
+        help="dhcpd: none, or a no-op hook in every slot: async, plain (threaded) or "
+        "isolated (async, in a worker process); comma-separated to bench each",
     )
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the whole plan this many times, alternating the order")
     p.add_argument("--kea-threads", type=int, default=None, help="Kea multi-threading")
     p.add_argument(
         "--kea-socket", choices=["raw", "udp"], default="raw", help="Kea dhcp-socket-type"
@@ -443,12 +475,34 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.json or out_dir / "results.json"
 
     servers = ["kea", "dhcpd"] if args.server == "both" else [args.server]
+    modes = args.callouts.split(",")
+    if unknown := set(modes) - set(CALLOUT_MODES):
+        p.error(f"--callouts: unknown {', '.join(sorted(unknown))}")
+    # (label, server, callout mode): dhcpd once per mode, labelled by it if several
+    plan = [(kind if kind == "kea" or len(modes) == 1 else f"dhcpd/{mode}", kind, mode)
+            for kind in servers for mode in (modes if kind == "dhcpd" else modes[:1])]
     results: list[RunResult] = []
-    for kind in servers:
-        print(f"== {kind}: rates {rates}, {args.duration}s each, {args.clients} clients")
-        results += bench_server(kind, rates, args.saturation_rate, args, out_dir)
+    for rep in range(args.repeat):
+        # Side by side, the order reversed every other time: drift hits all alike.
+        for label, kind, mode in plan if rep % 2 == 0 else plan[::-1]:
+            print(f"== {label}{f' (repetition {rep + 1})' if args.repeat > 1 else ''}: "
+                  f"rates {rates}, {args.duration}s each, {args.clients} clients")
+            run_dir = out_dir / f"{label.replace('/', '-')}-{rep + 1}" if (
+                args.repeat > 1 or len(plan) > len(servers)) else out_dir
+            run_dir.mkdir(parents=True, exist_ok=True)
+            run_args = argparse.Namespace(**{**vars(args), "callouts": mode})
+            results += [replace(r, server=label, repetition=rep) for r in
+                        bench_server(kind, rates, args.saturation_rate, run_args, run_dir)]
     summary = summarize(results)
     print_table(results, summary)
+    comparison = compare_repetitions(results, [label for label, _, _ in plan])
+    if args.repeat > 1 or len(plan) > 1:
+        print("\nclean rate (< 1 % incomplete) per repetition, median, ratio to the first:")
+        for label, entry in comparison.items():
+            ratio = entry["ratio_to_first"]
+            print(f"  {label:16} {', '.join(f'{c:.0f}' for c in entry['clean_rates']):28} "
+                  f"median {entry['median']:.0f}/s"
+                  + ("" if ratio is None else f"  ({ratio:.2f})"))
     doc = {
         "started": stamp,
         "duration_s": args.duration,
@@ -457,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         "kea_threads": args.kea_threads,
         "results": [asdict(r) for r in results],
         "summary": summary,
+        "comparison": comparison,
     }
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nresults: {json_path}\nraw perfdhcp output: {out_dir}")
