@@ -96,7 +96,7 @@ class PacketPipeline:
             if self.paused:
                 await self._drop_with_hook(hooks, DropReason.PAUSED, "server paused", ctx)
                 return
-            called = hooks.handle_options(request)
+            called = hooks.handle_options()
             if not isinstance(called, HookOutcome):
                 called = await called
             if called.drop:

@@ -39,6 +39,7 @@ from dhcpd.wire import (
     SUBNET_MASK,
     USER_CLASS,
     VENDOR_CLASS_ID,
+    DhcpMessage,
     MalformedPacket,
     OptionDef,
     Options,
@@ -186,34 +187,48 @@ class AddressOfferEvent:
 class ServerOptions:
     """The server's parse of the common options (Microsoft's DHCP_SERVER_OPTIONS).
 
-    A read-only view of a private copy of the request's options: each field is
-    decoded when first read (a hook that reads none costs nothing), None when
-    the option is absent or malformed. The client identifier is split into its
-    type byte and the rest. `overload` is option 52 as the client sent it (the
-    options it carried in sname/file are already among the others); the
-    directory-service fields stay empty here.
+    A read-only view of the packet as it was received (immutable bytes: nothing
+    the server or a hook does afterwards reaches it). Nothing is parsed until a
+    hook reads a field (a hook that reads none costs nothing); then the packet
+    is parsed once and each field decoded when first read, None when the
+    option is absent or malformed (every field, for bytes that do not parse).
+    The client identifier is split into its type byte and the rest. `overload`
+    is option 52 as the client sent it (the options it carried in sname/file
+    are already among the others); the directory-service fields stay empty here.
     """
 
-    __slots__ = ("_cache", "_options", "_overload")
-    _options: Options
-    _cache: dict[int, Any]
-    _overload: int | None
+    __slots__ = ("_packet", "_parsed")
+    _packet: bytes
+    _parsed: tuple[Options, int | None, dict[int, Any]]  # options, overload, decoded
 
-    def __init__(self, options: Options, overload: int | None = None) -> None:
-        # Made for every packet (handle_options): set through the slots' own
-        # descriptors, not object.__setattr__ (which looks them up each time).
-        _set_options(self, options.copy())
-        _set_cache(self, {})
-        _set_overload(self, overload)
+    def __init__(self, packet: bytes) -> None:
+        # Made for every packet (handle_options): one slot, set through its own
+        # descriptor (this class refuses attribute assignment); no parse, no copy.
+        _set_packet(self, bytes(packet))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ServerOptions is read-only")
 
+    def _view(self) -> tuple[Options, int | None, dict[int, Any]]:
+        try:
+            return self._parsed
+        except AttributeError:
+            pass
+        try:
+            message = DhcpMessage.parse(self._packet)
+            view: tuple[Options, int | None, dict[int, Any]] = (
+                message.options, message.overload or None, {})
+        except MalformedPacket:  # not from the server (it parsed what it passes)
+            view = (Options(), None, {})
+        # Two threads (plain hooks) may both get here: each builds the same view.
+        _set_parsed(self, view)
+        return view
+
     def _decoded(self, option: OptionDef[T]) -> T | None:
-        cache: dict[int, Any] = self._cache
+        options, _overload, cache = self._view()
         if option.code not in cache:
             try:
-                cache[option.code] = self._options.get(option)
+                cache[option.code] = options.get(option)
             except MalformedPacket:
                 cache[option.code] = None
         value: T | None = cache[option.code]
@@ -239,7 +254,7 @@ class ServerOptions:
     @property
     def overload(self) -> int | None:
         """Option 52: 1 file, 2 sname, 3 both carried options; None when absent."""
-        return self._overload
+        return self._view()[1]
 
     @property
     def routers(self) -> tuple[IPv4Address, ...] | None:
@@ -298,24 +313,22 @@ class ServerOptions:
         return None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Picklable (the isolation worker gets it): rebuilt from the raw options.
-        return (_server_options, (tuple(self._options.items()), self._overload))
+        # Picklable (the isolation worker gets it): the packet is all there is.
+        return (ServerOptions, (self._packet,))
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, ServerOptions) and self._options == other._options
-                and self._overload == other._overload)
+        return isinstance(other, ServerOptions) and self._packet == other._packet
 
     def __hash__(self) -> int:
-        return hash((tuple(sorted(self._options.items())), self._overload))
+        return hash(self._packet)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in SERVER_OPTION_FIELDS)
         return f"ServerOptions({fields})"
 
 
-_set_options = vars(ServerOptions)["_options"].__set__
-_set_cache = vars(ServerOptions)["_cache"].__set__
-_set_overload = vars(ServerOptions)["_overload"].__set__
+_set_packet = vars(ServerOptions)["_packet"].__set__
+_set_parsed = vars(ServerOptions)["_parsed"].__set__
 
 SERVER_OPTION_FIELDS = (
     "message_type", "subnet_mask", "requested_address", "requested_lease_time", "overload",
@@ -323,11 +336,6 @@ SERVER_OPTION_FIELDS = (
     "client_id", "user_class", "vendor_class", "client_fqdn_flags", "client_fqdn_name",
     "ds_domain_name", "ds_domain_name_requested", "scope_id",
 )
-
-
-def _server_options(items: tuple[tuple[int, bytes], ...], overload: int | None = None
-                    ) -> ServerOptions:
-    return ServerOptions(Options(items), overload)
 
 
 @fast_init  # made per packet: see dhcpd/records.py

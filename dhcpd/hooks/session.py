@@ -12,10 +12,6 @@ from collections.abc import Awaitable
 from ipaddress import IPv4Address
 from typing import Any
 
-from dhcpd.wire import (
-    DhcpMessage,
-)
-
 from .api import (
     AddressDelEvent,
     AddressDelReason,
@@ -90,19 +86,14 @@ class PacketHooks:
             return SKIPPED
         return call(PacketDropEvent(self.packet, reason, self.interface_address, self.context))
 
-    def handle_options(self, request: DhcpMessage) -> HookOutcome | Awaitable[HookOutcome]:
+    def handle_options(self) -> HookOutcome | Awaitable[HookOutcome]:
         """DhcpHandleOptionsHook with the server's parse; `drop`: drop the packet."""
         call = self.callers.get("handle_options")
         if call is None:
             return SKIPPED
         return call(HandleOptionsEvent(
-            self.packet, server_options(request), self.interface_address, self.context,
+            self.packet, ServerOptions(self.packet), self.interface_address, self.context,
         ))
 
 
 NO_PACKET_HOOKS = PacketHooks(NO_CALLOUTS, b"", ZERO)
-
-
-def server_options(request: DhcpMessage) -> ServerOptions:
-    """The fields of Microsoft's DHCP_SERVER_OPTIONS, decoded when a hook reads them."""
-    return ServerOptions(request.options, request.overload or None)

@@ -33,10 +33,10 @@ from dhcpd.hooks import (
     OfferKind,
     PacketDropEvent,
     PacketSendEvent,
+    ServerOptions,
 )
 from dhcpd.hooks.dispatcher import CallStatus, HookPolicy
 from dhcpd.hooks.isolation import IsolatedDispatcher
-from dhcpd.hooks.session import server_options
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.wire import MessageType
 from tests.factories import SERVER_ADDRESS, request
@@ -131,7 +131,7 @@ def new_packet_event(data: bytes = b"p") -> NewPacketEvent:
 def options_event(kind: str) -> HandleOptionsEvent:
     """handle_options does what its packet bytes say (raise, sleep, exit, segv, memory)."""
     return HandleOptionsEvent(packet=kind.encode(),
-                              options=server_options(request(MessageType.DISCOVER, 1)),
+                              options=ServerOptions(request(MessageType.DISCOVER, 1).encode()),
                               interface_address=A, context=None)
 
 

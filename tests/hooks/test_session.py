@@ -19,15 +19,16 @@ from dhcpd.hooks import (
     OfferKind,
     PacketDropEvent,
     PacketSendEvent,
+    ServerOptions,
 )
 from dhcpd.hooks.dispatcher import SKIPPED
-from dhcpd.hooks.session import NO_PACKET_HOOKS, server_options
+from dhcpd.hooks.session import NO_PACKET_HOOKS
 from dhcpd.wire import MessageType
 from tests.factories import request
 
 A = IPv4Address("192.0.2.1")
 B = IPv4Address("192.0.2.9")
-OPTIONS = server_options(request(MessageType.DISCOVER, 1))
+OPTIONS = ServerOptions(request(MessageType.DISCOVER, 1).encode())
 
 CASES = [
     (NewPacketEvent, (b"p", A, "eth0", B, 68)),
@@ -57,4 +58,4 @@ def test_events_built_positionally_are_the_same_frozen_events(
 
 def test_without_callouts_the_pipeline_hooks_are_skipped() -> None:
     assert NO_PACKET_HOOKS.packet_drop(DropReason.PROCESSED) is SKIPPED
-    assert NO_PACKET_HOOKS.handle_options(request(MessageType.DISCOVER, 1)) is SKIPPED
+    assert NO_PACKET_HOOKS.handle_options() is SKIPPED
