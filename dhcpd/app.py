@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
+from dhcpd import compiled_modules
 from dhcpd.config import RuntimeConfig, load_config
 from dhcpd.config.models import SqliteStoreSettings
 from dhcpd.control import Commands, ControlServer
@@ -151,7 +152,7 @@ class DhcpServer:
             await self.leases.reclaim(time.time())
             self._install_signals()
             log.info("server_ready", subnets=len(self.config.subnets),
-                     leases=len(self.leases.leases()))
+                     leases=len(self.leases.leases()), compiled_modules=len(compiled_modules()))
             self.service.ready(self._status())
             self.ready.set()
             tune_gc()

@@ -12,28 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
 from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
 from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
-from dhcpd.records import fast_init
+from dhcpd.protocol.types import Received as Received  # a record: interpreted module
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
 from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
 
 log = get_logger("dhcpd")
 TYPE_NAMES = {kind: kind.name for kind in MessageType}  # Enum.name is a slow property
-
-
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
-class Received:
-    data: bytes
-    request: DhcpMessage | None  # None: did not parse (kept only for new_packet)
-    ctx: ReceiveContext
 
 
 Send = Callable[[Outgoing], bool]

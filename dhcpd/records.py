@@ -22,10 +22,13 @@ on assignment).
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
+import sys
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+_COMPILED = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 _FACTORY = object()  # "use the field's default_factory" in a generated signature
 
 
@@ -35,6 +38,10 @@ def fast_init(cls: type[T]) -> type[T]:
         raise TypeError(f"{cls.__name__}: fast_init needs @dataclass(frozen=True, slots=True)")
     if cls.__bases__ != (object,):
         raise TypeError(f"{cls.__name__}: fast_init records derive from object only")
+    if getattr(sys.modules.get(cls.__module__), "__file__", "").endswith(_COMPILED):
+        # mypyc would treat the class as its own: `a == b` on two of them compiles to `a is b`
+        raise TypeError(f"{cls.__name__}: a fast_init record must live in a module that "
+                        "setup.py does not compile")
     # The twin: the same slots (so the same memory layout), plain attribute stores.
     builder = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__dict__["__slots__"]})
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY, "_cls": cls, "_builder": builder}

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-venv iproute2 isc-dhcp-client udhcpc busybox kea-admin tshark procps
-                 systemd)
+# gcc and python3-dev: pip compiles the per-packet modules with mypyc (setup.py)
+DEBIAN_PACKAGES=(python3-venv gcc python3-dev iproute2 isc-dhcp-client udhcpc busybox kea-admin
+                 tshark procps systemd)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
@@ -26,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[test]'  # rebuilds the compiled modules from the sources
 
 .venv/bin/ruff check dhcpd tests bench
 .venv/bin/mypy

@@ -106,7 +106,8 @@ class OptionBundle:
         """This bundle with `specific` (a subnet's, a reservation's) taking precedence."""
         if not specific.values:
             return self
-        always = (self.always_send - specific.values.keys()) | specific.always_send
+        # frozenset - dict_keys is a plain set (dict_keys.__rsub__): freeze it again
+        always = frozenset((self.always_send - specific.values.keys()) | specific.always_send)
         return OptionBundle({**self.values, **specific.values}, always)
 
 

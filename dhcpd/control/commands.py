@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from dhcpd import compiled_modules
 from dhcpd.config import RuntimeConfig
 from dhcpd.leases import Client, CommitOutcome, Lease, LeaseManager, LeaseState, client_key
 from dhcpd.leases.model import INFINITE
@@ -148,7 +149,8 @@ async def _status(target: ControlTarget, _: NoArguments) -> ControlResponse:
         for s in target.config.subnets
     ]
     result = StatusResult(
-        version=version(), pid=os.getpid(), uptime=round(time.time() - target.started, 3),
+        version=version(), compiled_modules=len(compiled_modules()), pid=os.getpid(),
+        uptime=round(time.time() - target.started, 3),
         paused=target.paused, subnets=subnets, leases=counts,
     )
     return ControlResponse.ok("paused" if target.paused else "serving", result)

@@ -159,6 +159,7 @@ class SubnetInfo(_Model):
 
 class StatusResult(_Model):
     version: str
+    compiled_modules: int  # modules running compiled by mypyc (0: pure Python; setup.py)
     pid: int
     uptime: float  # seconds
     paused: bool

@@ -1,7 +1,17 @@
 """Leases: the record, pools and allocation, the lease manager and its stores."""
 
-from .manager import Client, CommitOutcome, CommitResult, LeaseManager, Offer
-from .model import INFINITE, ClientKey, Lease, LeaseState, client_key
+from .manager import LeaseManager
+from .model import (
+    INFINITE,
+    Client,
+    ClientKey,
+    CommitOutcome,
+    CommitResult,
+    Lease,
+    LeaseState,
+    Offer,
+    client_key,
+)
 
 __all__ = [
     "INFINITE", "Client", "ClientKey", "CommitOutcome", "CommitResult", "Lease", "LeaseManager",

@@ -11,7 +11,6 @@ another's slow work (a store commit, later a callout).
 from __future__ import annotations
 
 import bisect
-import enum
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
@@ -19,12 +18,20 @@ from ipaddress import IPv4Address
 
 from dhcpd.config import Reservation, Subnet
 from dhcpd.logsetup import get_logger
-from dhcpd.records import fast_init
 from dhcpd.wire import HardwareAddress
 
 from .allocator import PoolAllocator
 from .locks import KeyedLocks
-from .model import INFINITE, ClientKey, Lease, LeaseState
+from .model import (
+    INFINITE,
+    Client,
+    ClientKey,
+    CommitOutcome,
+    CommitResult,
+    Lease,
+    LeaseState,
+    Offer,
+)
 from .stores import LeaseStore
 
 log = get_logger("dhcpd.leases")
@@ -33,41 +40,6 @@ log = get_logger("dhcpd.leases")
 # conflict detection): no client key matches it, so nobody has affinity to it.
 NO_OWNER: ClientKey = b""
 NO_HW_ADDRESS = HardwareAddress(0, b"")
-
-
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
-class Client:
-    """Who is asking: RFC 2131 section 4.2 identity plus what we record about it."""
-
-    key: ClientKey
-    hw_address: HardwareAddress
-    client_id: bytes | None
-    hostname: str | None = None
-
-
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
-class Offer:
-    address: IPv4Address
-    client_key: ClientKey
-    subnet_id: int
-    expires: float
-
-
-class CommitOutcome(enum.Enum):
-    NEW = "new"  # the client had no active lease on this address
-    RENEWED = "renewed"  # an active lease of the client's was extended
-    REFUSED = "refused"  # the address is not the client's to have
-
-
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
-class CommitResult:
-    outcome: CommitOutcome
-    lease: Lease | None
-    reason: str = ""
-    proceed: bool = True  # False: the under-lock hook asked to drop the reply
 
 
 # Called with the locks still held (the callout API's AddressOffer/AddressDel/

@@ -51,3 +51,38 @@ class Lease:
 
     def remaining(self, now: float) -> int:
         return max(0, int(self.expires - now))
+
+
+@fast_init  # built per packet: see dhcpd/records.py
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is asking: RFC 2131 section 4.2 identity plus what we record about it."""
+
+    key: ClientKey
+    hw_address: HardwareAddress
+    client_id: bytes | None
+    hostname: str | None = None
+
+
+@fast_init  # built per packet: see dhcpd/records.py
+@dataclass(frozen=True, slots=True)
+class Offer:
+    address: IPv4Address
+    client_key: ClientKey
+    subnet_id: int
+    expires: float
+
+
+class CommitOutcome(enum.Enum):
+    NEW = "new"  # the client had no active lease on this address
+    RENEWED = "renewed"  # an active lease of the client's was extended
+    REFUSED = "refused"  # the address is not the client's to have
+
+
+@fast_init  # built per packet: see dhcpd/records.py
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    outcome: CommitOutcome
+    lease: Lease | None
+    reason: str = ""
+    proceed: bool = True  # False: the under-lock hook asked to drop the reply

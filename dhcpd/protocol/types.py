@@ -60,3 +60,11 @@ class Outcome:
     @classmethod
     def dropped(cls, reason: DropReason, detail: str) -> Outcome:
         return cls(None, reason, detail)
+
+
+@fast_init  # built per packet: see dhcpd/records.py
+@dataclass(frozen=True, slots=True)
+class Received:
+    data: bytes
+    request: DhcpMessage | None  # None: did not parse (kept only for new_packet)
+    ctx: ReceiveContext

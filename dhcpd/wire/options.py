@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .constants import MIN_MESSAGE_SIZE, MessageType, OptionCode
 from .errors import InvalidOption, MalformedPacket
@@ -170,7 +170,7 @@ class SignedIntOption(OptionDef[int]):
     """Signed 32-bit integer (RFC 2132 section 3.4, time offset)."""
 
     __slots__ = ()
-    _fmt = struct.Struct("!i")
+    _fmt: ClassVar[struct.Struct] = struct.Struct("!i")
 
     def decode(self, data: bytes) -> int:
         if len(data) != 4:
@@ -271,7 +271,7 @@ class MessageTypeOption(OptionDef[MessageType]):
             raise self._invalid(f"expected 1 byte, got {len(data)}")
         raise self._invalid(f"unknown message type {data[0]}")
 
-    def encode(self, value: MessageType) -> bytes:
+    def encode(self, value: MessageType | int) -> bytes:  # a plain int is checked here
         return bytes((MessageType(value),))
 
 
@@ -396,6 +396,13 @@ class DomainSearchOption(OptionDef[tuple[str, ...]]):
         return bytes(out)
 
 
+# RFC 4702 section 2.1 flags (module constants: a compiled dataclass has no class constants)
+FQDN_FLAG_S = 0x01  # server should do the A RR update
+FQDN_FLAG_O = 0x02  # server overrode the client's S choice
+FQDN_FLAG_E = 0x04  # canonical wire format
+FQDN_FLAG_N = 0x08  # server should do no updates
+
+
 @dataclass(frozen=True, slots=True)
 class ClientFqdn:
     """RFC 4702 section 2 Client FQDN.
@@ -410,11 +417,6 @@ class ClientFqdn:
     rcode2: int
     name: str
 
-    FLAG_S = 0x01  # server should do the A RR update
-    FLAG_O = 0x02  # server overrode the client's S choice
-    FLAG_E = 0x04  # canonical wire format
-    FLAG_N = 0x08  # server should do no updates
-
 
 class ClientFqdnOption(OptionDef[ClientFqdn]):
     __slots__ = ()
@@ -425,7 +427,7 @@ class ClientFqdnOption(OptionDef[ClientFqdn]):
             raise self._invalid("shorter than 3 bytes")
         flags, rcode1, rcode2 = data[0], data[1], data[2]
         raw = data[3:]
-        if flags & ClientFqdn.FLAG_E:
+        if flags & FQDN_FLAG_E:
             name = self._decode_wire(raw)
         else:
             try:
@@ -464,7 +466,7 @@ class ClientFqdnOption(OptionDef[ClientFqdn]):
             if not 0 <= field <= 255:
                 raise ValueError(f"client FQDN field {field} out of range 0..255")
         head = bytes((value.flags, value.rcode1, value.rcode2))
-        if value.flags & ClientFqdn.FLAG_E:
+        if value.flags & FQDN_FLAG_E:
             labels = _name_labels(value.name)
             body = b"".join(bytes((len(lb),)) + lb for lb in labels)
             if value.name.endswith("."):
@@ -601,7 +603,7 @@ class Options:
     @classmethod
     def _adopt(cls, d: dict[int, bytes]) -> Options:
         # parse-time constructor: takes ownership of an already-validated dict
-        self = cls.__new__(cls)
+        self = cls()
         self._d = d
         return self
 

@@ -90,7 +90,7 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("image")
     context = base / "context"
     context.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, context / name)
     shutil.copytree(ROOT / "dhcpd", context / "dhcpd",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

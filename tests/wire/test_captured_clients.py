@@ -8,6 +8,7 @@ from dhcpd.wire import (
     BOOTREQUEST,
     CLIENT_FQDN,
     CLIENT_ID,
+    FQDN_FLAG_S,
     HOST_NAME,
     MAX_MESSAGE_SIZE,
     PARAMETER_REQUEST_LIST,
@@ -57,7 +58,7 @@ def test_udhcpc_discover_with_hostname_and_fqdn() -> None:
     assert msg.options.get(VENDOR_CLASS_ID) == b"wcap-vendor"
     # busybox sends the deprecated ASCII form (E flag clear) with the S flag set
     assert msg.options.get(CLIENT_FQDN) == ClientFqdn(
-        ClientFqdn.FLAG_S, 0, 0, "wcap-host.example.org"
+        FQDN_FLAG_S, 0, 0, "wcap-host.example.org"
     )
 
 

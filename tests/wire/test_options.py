@@ -10,6 +10,8 @@ from dhcpd.wire import (
     CLIENT_FQDN,
     CLIENT_ID,
     DOMAIN_SEARCH,
+    FQDN_FLAG_E,
+    FQDN_FLAG_S,
     INFINITE_LEASE,
     LEASE_TIME,
     MAX_MESSAGE_SIZE,
@@ -64,7 +66,7 @@ SAMPLES: dict[int, Any] = {
     67: "pxelinux.0",
     77: b"\x04iPXE",
     80: True,
-    81: ClientFqdn(ClientFqdn.FLAG_E | ClientFqdn.FLAG_S, 0, 0, "host.example.org."),
+    81: ClientFqdn(FQDN_FLAG_E | FQDN_FLAG_S, 0, 0, "host.example.org."),
     82: RelayAgentInfo(((1, b"eth0/1"), (2, b"\x00\x11"), (5, bytes([192, 0, 2, 0])))),
     118: A("192.0.2.0"),
     119: ("eng.example.org", "example.org", "example.com", "a.eng.example.org"),
@@ -113,10 +115,10 @@ def test_wire_forms_match_the_rfcs() -> None:
         ((IPv4Network("0.0.0.0/0"), A("10.0.0.1")),)
     ) == bytes([0, 10, 0, 0, 1])
     # RFC 4702 section 2.1: canonical wire format, root label for a fully qualified name
-    assert CLIENT_FQDN.encode(ClientFqdn(ClientFqdn.FLAG_E, 0, 0, "a.bc.")) == (
+    assert CLIENT_FQDN.encode(ClientFqdn(FQDN_FLAG_E, 0, 0, "a.bc.")) == (
         b"\x04\x00\x00\x01a\x02bc\x00"
     )
-    assert CLIENT_FQDN.encode(ClientFqdn(ClientFqdn.FLAG_E, 0, 0, "a.bc")) == (
+    assert CLIENT_FQDN.encode(ClientFqdn(FQDN_FLAG_E, 0, 0, "a.bc")) == (
         b"\x04\x00\x00\x01a\x02bc"
     )
 

@@ -1,0 +1,65 @@
+"""Build hook: compile the per-packet modules to C with mypyc.
+
+The package's metadata lives in pyproject.toml; this file only adds the
+extension modules. Every module listed in COMPILED stays a plain Python
+source file and runs interpreted too: the compiled copy is what imports when
+it exists (an extension module wins over a .py of the same name).
+
+DHCPD_COMPILE=0 in the environment builds a pure-Python install. Without a C
+compiler or the Python headers the build falls back to pure Python (each
+extension is optional); `dhcpd --version` says which one is running.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import setup
+from setuptools.extension import Extension
+
+# The logic on the per-packet path (measured in bench/README.md, session 5). Not here:
+# the modules of per-packet records (dhcpd/records.py: fast_init needs an interpreted
+# class, and mypyc compares instances of a dataclass it does not compile natively by
+# identity), the callouts' side (dhcpd/hooks/: IsolatedDispatcher subclasses the dispatcher's
+# books; compiled, they saved under a tenth of what the hooks cost), and what
+# runs once per start or reload.
+COMPILED = [
+    "dhcpd/wire/__init__.py",
+    "dhcpd/wire/constants.py",
+    "dhcpd/wire/errors.py",
+    "dhcpd/wire/message.py",
+    "dhcpd/wire/options.py",
+    "dhcpd/wire/relay.py",
+    "dhcpd/protocol/__init__.py",
+    "dhcpd/protocol/bootp.py",
+    "dhcpd/protocol/decline.py",
+    "dhcpd/protocol/destination.py",
+    "dhcpd/protocol/discover.py",
+    "dhcpd/protocol/inform.py",
+    "dhcpd/protocol/release.py",
+    "dhcpd/protocol/reply.py",
+    "dhcpd/protocol/request.py",
+    "dhcpd/protocol/selection.py",
+    "dhcpd/protocol/server.py",
+    "dhcpd/leases/allocator.py",
+    "dhcpd/leases/locks.py",
+    "dhcpd/leases/manager.py",
+    "dhcpd/pipeline.py",
+    "dhcpd/workqueue.py",
+]
+
+
+def extensions() -> list[Extension]:
+    if os.environ.get("DHCPD_COMPILE", "1") == "0":
+        return []
+    from mypyc.build import mypycify
+
+    # multi_file: one C file per module, so that build_ext can compile them in parallel
+    built = mypycify(COMPILED, opt_level="3", debug_level="1", group_name="dhcpd_native",
+                     multi_file=True)
+    for extension in built:
+        extension.optional = True  # no compiler or headers: install the pure-Python package
+    return built
+
+
+setup(ext_modules=extensions(), options={"build_ext": {"parallel": os.cpu_count() or 1}})
