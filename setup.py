@@ -36,6 +36,7 @@ COMPILED = [
     "dhcpd/protocol/destination.py",
     "dhcpd/protocol/discover.py",
     "dhcpd/protocol/inform.py",
+    "dhcpd/protocol/reading.py",
     "dhcpd/protocol/release.py",
     "dhcpd/protocol/reply.py",
     "dhcpd/protocol/request.py",
@@ -44,7 +45,12 @@ COMPILED = [
     "dhcpd/leases/allocator.py",
     "dhcpd/leases/locks.py",
     "dhcpd/leases/manager.py",
+    "dhcpd/leases/stores/sqlite.py",
+    "dhcpd/leases/stores/walsync.py",
+    "dhcpd/transport/udp.py",
     "dhcpd/pipeline.py",
+    "dhcpd/scheduler.py",
+    "dhcpd/stats.py",
     "dhcpd/workqueue.py",
 ]
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -87,11 +88,18 @@ def main() -> None:
     parser.add_argument("--lease-store", choices=["sqlite", "memory"], default="sqlite")
     parser.add_argument("--callouts", default="none", help="none, async, plain or isolated")
     parser.add_argument("--python", default=sys.executable, help="interpreter for dhcpd")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="copy both runs' callgrind output (short.out, long.out) to this "
+                             "directory: callgrind_annotate each, and subtract")
     args = parser.parse_args()
     pb.REPO = args.tree.resolve()  # DhcpdServer puts REPO on the daemon's PYTHONPATH
     with pb.make_relay_pair("bench-vg") as link:
         short, short_acks = count(link, args, args.short, 0)
         long, long_acks = count(link, args, args.long, 1)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for n, name in ((0, "short"), (1, "long")):
+                shutil.copy(link.tmpdir / f"run-{n}" / "callgrind.out", args.keep / f"{name}.out")
     per_dora = (long - short) / (long_acks - short_acks)
     print(f"{args.tree}: {args.lease_store} store, callouts {args.callouts}, {args.rate}/s: "
           f"{per_dora / 1000:.1f}k instructions per DORA "

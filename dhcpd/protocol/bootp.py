@@ -6,7 +6,8 @@ from dhcpd.leases import INFINITE, CommitOutcome
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS
 
-from .exchange import Exchange, optional
+from .exchange import Exchange
+from .reading import optional
 from .reply import build_reply
 from .request import offer_hook
 from .types import DropReason, Outcome

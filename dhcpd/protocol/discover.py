@@ -11,7 +11,8 @@ from dhcpd.leases.manager import LeaseHook
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import RAPID_COMMIT, REQUESTED_ADDRESS, MessageType, OptionCode
 
-from .exchange import Exchange, address_del_hook, optional
+from .exchange import Exchange, address_del_hook
+from .reading import optional
 from .reply import build_reply, lease_time_for
 from .request import offer_hook
 from .types import DropReason, Outcome

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from dhcpd.config import RuntimeConfig, Subnet
 from dhcpd.hooks.api import AddressDelReason
 from dhcpd.hooks.session import NO_PACKET_HOOKS, PacketHooks
-from dhcpd.leases import Client, Lease, LeaseManager, client_key
+from dhcpd.leases import Client, Lease, LeaseManager
 from dhcpd.leases.manager import LeaseHook
 from dhcpd.records import fast_init
 from dhcpd.wire import (
-    CLIENT_ID,
-    HOST_NAME,
     MAX_MESSAGE_SIZE,
     MIN_MESSAGE_SIZE,
     DhcpMessage,
-    MalformedPacket,
-    OptionDef,
 )
 
+from .reading import client_of as client_of
+from .reading import optional
 from .types import ReceiveContext
-
-T = TypeVar("T")
 
 
 class Prober(Protocol):
@@ -75,20 +71,6 @@ class Exchange:
             return MIN_MESSAGE_SIZE  # the common case: no decoding
         size = optional(self.request, MAX_MESSAGE_SIZE)
         return max(MIN_MESSAGE_SIZE, size or MIN_MESSAGE_SIZE)
-
-
-def optional(message: DhcpMessage, option: OptionDef[T]) -> T | None:
-    """A typed option value, or None when absent or malformed (treated as not sent)."""
-    try:
-        return message.options.get(option)
-    except MalformedPacket:
-        return None
-
-
-def client_of(message: DhcpMessage) -> Client:
-    client_id = optional(message, CLIENT_ID)
-    hw = message.hw_address
-    return Client(client_key(client_id, hw), hw, client_id, optional(message, HOST_NAME))
 
 
 def address_del_hook(ex: Exchange, reason: AddressDelReason) -> LeaseHook | None:

@@ -6,7 +6,8 @@ from dhcpd.hooks.api import AddressDelReason
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import SERVER_ID
 
-from .exchange import Exchange, address_del_hook, optional
+from .exchange import Exchange, address_del_hook
+from .reading import optional
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")

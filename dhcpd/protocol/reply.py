@@ -26,7 +26,8 @@ from dhcpd.wire import (
 )
 
 from .destination import reply_destination
-from .exchange import Exchange, optional
+from .exchange import Exchange
+from .reading import optional
 from .types import Reply
 
 ZERO = IPv4Address(0)

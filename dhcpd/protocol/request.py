@@ -11,7 +11,8 @@ from dhcpd.leases.manager import CommitHook
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
 
-from .exchange import Exchange, optional
+from .exchange import Exchange
+from .reading import optional
 from .reply import build_nak, build_reply, lease_time_for
 from .types import DropReason, Outcome
 

@@ -14,15 +14,14 @@ import errno
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
-from dhcpd.records import fast_init
-from dhcpd.wire import HardwareAddress
 
 from .arp import ArpTable
+from .outgoing import Outgoing as Outgoing
+from .outgoing import TransportError as TransportError
 from .rawsend import RawSender
 
 log = get_logger("dhcpd.transport")
@@ -39,22 +38,6 @@ BatchDone = Callable[[], None]
 
 _CONTEXT_CACHE_LIMIT = 4096  # receive contexts kept (cleared when full)
 _TEXT_CACHE_LIMIT = 4096  # destination addresses in text form kept
-
-
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    data: bytes
-    address: IPv4Address
-    port: int
-    source: IPv4Address
-    ifindex: int
-    interface: str
-    hw_address: HardwareAddress | None = None  # unicast to a client without an address
-
-
-class TransportError(OSError):
-    pass
 
 
 class UdpEndpoint:
@@ -130,7 +113,10 @@ class UdpEndpoint:
         """Stop reading and close every socket (idempotent)."""
         for sock in self._sockets.values():
             if self._loop is not None:
-                self._loop.remove_reader(sock.fileno())
+                # uvloop returns None where typeshed says bool, and compiled code checks
+                # what a call returns: call it through a type that promises nothing
+                stop_reading: Callable[[int], object] = self._loop.remove_reader
+                stop_reading(sock.fileno())
             sock.close()
         self._sockets.clear()
         self.raw.close()
