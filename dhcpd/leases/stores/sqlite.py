@@ -95,13 +95,23 @@ def _lease(row: tuple[object, ...]) -> Lease:
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # one per write: a compiled __init__ (see DhcpMessage)
 class _Job:
     kind: Literal["write", "delete"]
     lease: Lease | None
     address: IPv4Address
     now: float
     future: asyncio.Future[bool]
+
+    def __init__(
+        self, kind: Literal["write", "delete"], lease: Lease | None, address: IPv4Address,
+        now: float, future: asyncio.Future[bool],
+    ) -> None:
+        self.kind = kind
+        self.lease = lease
+        self.address = address
+        self.now = now
+        self.future = future
 
 
 # Upper bounds (seconds) of the commit latency histogram (the metrics endpoint).
