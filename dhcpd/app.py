@@ -28,8 +28,9 @@ from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
 from dhcpd.logsetup import configure_logging, get_logger
 from dhcpd.metrics import HookMetrics, MetricsServer, make_registry
-from dhcpd.pipeline import TYPE_NAMES, PacketPipeline, Received
+from dhcpd.pipeline import TYPE_NAMES, PacketPipeline
 from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.protocol.types import Received
 from dhcpd.ratelimit import TokenBucket
 from dhcpd.scheduler import PacketScheduler
 from dhcpd.service import ServiceRuntime

@@ -18,7 +18,7 @@ from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
 from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
-from dhcpd.protocol.types import Received as Received  # a record: interpreted module
+from dhcpd.protocol.types import Received
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
 from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType

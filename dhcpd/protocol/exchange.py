@@ -18,7 +18,6 @@ from dhcpd.wire import (
     DhcpMessage,
 )
 
-from .reading import client_of as client_of
 from .reading import optional
 from .types import ReceiveContext
 

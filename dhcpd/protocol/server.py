@@ -13,8 +13,9 @@ from dhcpd.wire import BOOTREQUEST, DhcpMessage, MalformedPacket, MessageType
 from .bootp import handle_bootp
 from .decline import handle_decline
 from .discover import handle_discover
-from .exchange import NO_PROBER, Exchange, Prober, ServerEnv, client_of
+from .exchange import NO_PROBER, Exchange, Prober, ServerEnv
 from .inform import handle_inform
+from .reading import client_of
 from .release import handle_release
 from .request import handle_request
 from .selection import select_subnet

@@ -20,8 +20,7 @@ from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
 
 from .arp import ArpTable
-from .outgoing import Outgoing as Outgoing
-from .outgoing import TransportError as TransportError
+from .outgoing import Outgoing, TransportError
 from .rawsend import RawSender
 
 log = get_logger("dhcpd.transport")

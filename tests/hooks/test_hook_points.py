@@ -22,7 +22,8 @@ from dhcpd.hooks import (
 )
 from dhcpd.hooks.dispatcher import CalloutDispatcher, HookPolicy
 from dhcpd.leases import LeaseState
-from dhcpd.pipeline import PacketPipeline, Received
+from dhcpd.pipeline import PacketPipeline
+from dhcpd.protocol.types import Received
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing
 from dhcpd.wire import DhcpMessage, MessageType

@@ -23,7 +23,7 @@ from dhcpd.leases import LeaseState
 from dhcpd.leases.manager import NO_OWNER
 from dhcpd.leases.stores import SqliteLeaseStore
 from dhcpd.protocol import DropReason
-from dhcpd.protocol.exchange import client_of
+from dhcpd.protocol.reading import client_of
 from dhcpd.wire import DhcpMessage, MessageType
 from tests.factories import BASE_CONFIG, SERVER_ADDRESS, Harness, context, request
 
