@@ -17,12 +17,13 @@ import os
 from setuptools import setup
 from setuptools.extension import Extension
 
-# The logic on the per-packet path (measured in bench/README.md, session 5). Not here:
-# the modules of per-packet records (dhcpd/records.py: fast_init needs an interpreted
+# The logic on the per-packet path (measured in bench/README.md, sessions 5 and 6). Not
+# here: the modules of fast_init records (dhcpd/records.py: fast_init needs an interpreted
 # class, and mypyc compares instances of a dataclass it does not compile natively by
-# identity), the callouts' side (dhcpd/hooks/: IsolatedDispatcher subclasses the dispatcher's
-# books; compiled, they saved under a tenth of what the hooks cost), and what
-# runs once per start or reload.
+# identity; records made with native_record may be compiled), the rest of the callouts'
+# side (IsolatedDispatcher subclasses the dispatcher's books; the packet path's part of
+# it is in hooks/calling.py, hooks/events.py and hooks/session.py), and what runs once
+# per start or reload.
 COMPILED = [
     "dhcpd/wire/__init__.py",
     "dhcpd/wire/constants.py",
@@ -42,6 +43,9 @@ COMPILED = [
     "dhcpd/protocol/request.py",
     "dhcpd/protocol/selection.py",
     "dhcpd/protocol/server.py",
+    "dhcpd/hooks/calling.py",
+    "dhcpd/hooks/events.py",
+    "dhcpd/hooks/session.py",
     "dhcpd/leases/allocator.py",
     "dhcpd/leases/locks.py",
     "dhcpd/leases/manager.py",

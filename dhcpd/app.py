@@ -22,7 +22,8 @@ from dhcpd.hooks.api import (
     DeleteClientEvent,
     PacketDropEvent,
 )
-from dhcpd.hooks.dispatcher import CalloutDispatcher, Dispatcher, HookOutcome
+from dhcpd.hooks.calling import HookOutcome
+from dhcpd.hooks.dispatcher import CalloutDispatcher, Dispatcher
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore

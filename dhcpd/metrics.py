@@ -39,7 +39,8 @@ from prometheus_client.registry import Collector
 from dhcpd.config import RuntimeConfig
 from dhcpd.config.models import MetricsSettings
 from dhcpd.errors import DhcpdError
-from dhcpd.hooks.dispatcher import DURATION_BUCKETS, Dispatcher, HookStats
+from dhcpd.hooks.calling import DURATION_BUCKETS, HookStats
+from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.leases import LeaseManager
 from dhcpd.leases.stores import LeaseStore, SqliteLeaseStore
 from dhcpd.leases.stores.sqlite import COMMIT_BUCKETS

@@ -14,7 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
-from dhcpd.hooks.dispatcher import OK_NONE, Dispatcher, HookOutcome
+from dhcpd.hooks.calling import OK_NONE, HookOutcome
+from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.hooks.session import PacketHooks
 from dhcpd.logsetup import get_logger, set_packet_context
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply

@@ -22,6 +22,7 @@ on assignment).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.machinery
 import sys
 from typing import Any, TypeVar
@@ -91,6 +92,66 @@ def fast_init(cls: type[T]) -> type[T]:
     cls.__reduce__ = _reduce  # type: ignore[method-assign]
     cls.__init_subclass__ = classmethod(_no_subclass)  # type: ignore[method-assign,assignment]
     return cls
+
+
+def native_record(cls: type[T]) -> type[T]:
+    """Finish a record class that has its own __init__, compiled or not.
+
+    Called after the class statement (mypyc compiles a class natively only
+    without decorators of ours):
+
+        @dataclass(frozen=True, slots=True, init=False)
+        class PacketDropEvent:
+            packet: bytes
+            reason: DropReason
+
+            def __init__(self, packet: bytes, reason: DropReason) -> None:
+                self.packet = packet  # type: ignore[misc]  # frozen: only here
+                self.reason = reason  # type: ignore[misc]
+
+        native_record(PacketDropEvent)
+
+    Compiled by mypyc, the class is native: the written __init__ stores each
+    field directly (~50 ns, no __setattr__ in the way), `==` compares fields,
+    and the dataclass's __setattr__ still refuses any change from Python
+    code. Interpreted, the same stores would meet that __setattr__; so the
+    record is built as a private twin with the same slots and no __setattr__,
+    the written __init__ runs on it, and it then becomes an instance of the
+    class (as fast_init does). Either way the record pickles and copies
+    through its constructor: __init__'s parameters must be the init fields,
+    in order.
+    """
+    params = getattr(cls, "__dataclass_params__", None)
+    native = "__mypyc_attrs__" in cls.__dict__  # compiled (mypyc keeps no __slots__ then)
+    if params is None or not params.frozen or params.init or not (
+            native or "__slots__" in cls.__dict__):
+        raise TypeError(f"{cls.__name__}: native_record needs "
+                        "@dataclass(frozen=True, slots=True, init=False)")
+    if "__init__" not in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: native_record needs a written __init__")
+    names = tuple(f.name for f in dataclasses.fields(cls) if f.init)  # type: ignore[arg-type]
+    cls.__reduce__ = functools.partialmethod(_reduce_by_fields, names)  # type: ignore[method-assign,assignment]
+    if native:  # nothing in the way of the written __init__
+        return cls
+    builder = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__dict__["__slots__"]})
+    written = cls.__dict__["__init__"]
+
+    def __new__(cls_: type[T], /, *args: Any, **kwargs: Any) -> T:
+        record = builder()
+        written(record, *args, **kwargs)
+        record.__class__ = cls_
+        return record  # type: ignore[no-any-return]
+
+    __new__.__qualname__ = f"{cls.__qualname__}.__new__"
+    __new__.__doc__ = written.__doc__
+    cls.__new__ = __new__  # type: ignore[assignment,method-assign]
+    cls.__init__ = object.__init__  # type: ignore[method-assign]  # done in __new__
+    cls.__init_subclass__ = classmethod(_no_subclass)  # type: ignore[method-assign,assignment]
+    return cls
+
+
+def _reduce_by_fields(self: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return (type(self), tuple(getattr(self, name) for name in names))
 
 
 def _reduce(self: Any) -> tuple[Any, ...]:

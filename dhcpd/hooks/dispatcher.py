@@ -11,8 +11,6 @@ the next reload.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import enum
 import functools
 import inspect
 import time
@@ -25,7 +23,18 @@ from typing import Any, Literal, Protocol
 from dhcpd.deadline import within
 from dhcpd.logsetup import get_logger
 
-from .api import HOOK_NAMES, HookTable, NewPacketVerdict
+from .api import HOOK_NAMES, HookTable
+from .calling import (
+    FAILED,
+    OK_NONE,
+    RETURNING,
+    SKIPPED,
+    AsyncHookCall,
+    CallStatus,
+    HookOutcome,
+    HookStats,
+    valid_return,
+)
 
 log = get_logger("dhcpd.hooks")
 perf_counter = time.perf_counter
@@ -37,62 +46,6 @@ OnTimeout = Literal["continue", "drop"]
 class HookPolicy:
     deadline: float = 1.0  # seconds
     on_timeout: OnTimeout = "continue"
-
-
-class CallStatus(enum.Enum):
-    OK = "ok"
-    SKIPPED = "skipped"  # empty slot or quarantined
-    FAILED = "failed"  # raised, or handed back something invalid
-    TIMEOUT = "timeout"
-
-
-@dataclass(frozen=True, slots=True)
-class HookOutcome:
-    status: CallStatus
-    value: Any = None
-    drop: bool = False  # a timeout whose policy says: drop the packet
-
-    @property
-    def ok(self) -> bool:
-        return self.status is CallStatus.OK
-
-
-SKIPPED = HookOutcome(CallStatus.SKIPPED)
-OK_NONE = HookOutcome(CallStatus.OK)
-FAILED = HookOutcome(CallStatus.FAILED)
-_RETURNING = frozenset({"new_packet", "packet_send"})  # the hooks that hand back values
-_FINISHED = object()  # what next(coroutine.__await__(), _FINISHED) gives for a finished hook
-
-
-# Upper bounds (seconds) of the per-hook duration histogram
-# (dhcpd_hook_duration_seconds in dhcpd/metrics.py).
-DURATION_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
-_bucket = bisect.bisect_left
-
-
-@dataclass
-class HookStats:
-    """One slot's figures, kept by the calls themselves on the event-loop thread and
-    read as they are by the control API and the metrics (no call per hook to record)."""
-
-    calls: int = 0  # started
-    failures: int = 0  # raised, handed back garbage, or could not be made
-    timeouts: int = 0
-    total_seconds: float = 0.0
-    max_seconds: float = 0.0
-    consecutive_problems: int = 0
-    quarantined: bool = False
-    # Finished calls by duration: one count per DURATION_BUCKETS bound, the last
-    # above them all. Every finished call is in exactly one (so the calls that
-    # ended well are sum(durations) - failures - timeouts).
-    durations: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BUCKETS) + 1))
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls, "failures": self.failures, "timeouts": self.timeouts,
-            "total_seconds": round(self.total_seconds, 6),
-            "max_seconds": round(self.max_seconds, 6), "quarantined": self.quarantined,
-        }
 
 
 # One slot's call, bound: the outcome at once when the hook finished without
@@ -169,19 +122,6 @@ def _resume(coro: Any, pending: Any, deadline: float) -> Generator[Any, None, An
         timer.cancel()
 
 
-def _valid(slot: str, value: Any) -> bool:
-    """What each hook may hand back; anything else is a failure and is ignored."""
-    if slot == "new_packet":
-        return value is None or (
-            isinstance(value, NewPacketVerdict)
-            and (value.packet is None or isinstance(value.packet, bytes | bytearray))
-            and isinstance(value.process, bool)
-        )
-    if slot == "packet_send":
-        return value is None or isinstance(value, bytes | bytearray)
-    return True  # the other hooks only observe: what they return is ignored
-
-
 class Dispatcher(Protocol):
     """What the pipeline, the packet hooks and the app use of a dispatcher.
 
@@ -192,7 +132,7 @@ class Dispatcher(Protocol):
     module: str | None
 
     @property
-    def callers(self) -> Mapping[str, Caller]:
+    def callers(self) -> dict[str, Caller]:
         """The slots that may be called now (filled, not quarantined), each bound to
         its call, for the packet path: `callers[slot](event)` is `call(slot, event)`
         without the lookups, and without a coroutine for a hook that finishes at
@@ -271,23 +211,22 @@ class HookBooks:
     # --- outcomes ------------------------------------------------------------------
 
     def _ok(self, slot: str, stats: HookStats, started: float, value: Any) -> HookOutcome:
-        elapsed = perf_counter() - started
-        stats.total_seconds += elapsed
-        if elapsed > stats.max_seconds:
-            stats.max_seconds = elapsed
-        stats.durations[_bucket(DURATION_BUCKETS, elapsed)] += 1
-        if slot in _RETURNING and not _valid(slot, value):
-            stats.failures += 1
-            log.warning("callout_returned_garbage", hook=slot, module=self.module,
-                        returned=type(value).__name__)
-            self._problem(slot, stats)
-            return HookOutcome(CallStatus.FAILED)
+        stats.finished(started)
+        if slot in RETURNING and not valid_return(slot, value):
+            return self._returned_garbage(slot, stats, value)
         stats.consecutive_problems = 0
         return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
 
+    def _returned_garbage(self, slot: str, stats: HookStats, value: Any) -> HookOutcome:
+        stats.failures += 1
+        log.warning("callout_returned_garbage", hook=slot, module=self.module,
+                    returned=type(value).__name__)
+        self._problem(slot, stats)
+        return FAILED
+
     def _timed_out(self, slot: str, stats: HookStats, started: float) -> HookOutcome:
         policy = self._policies[slot]
-        elapsed = self._timed(stats, started)
+        elapsed = stats.finished(started)
         stats.timeouts += 1
         log.warning("callout_timeout", hook=slot, module=self.module,
                     deadline=policy.deadline, seconds=round(elapsed, 3),
@@ -295,19 +234,10 @@ class HookBooks:
         self._problem(slot, stats)
         return HookOutcome(CallStatus.TIMEOUT, drop=policy.on_timeout == "drop")
 
-    @staticmethod
-    def _timed(stats: HookStats, started: float) -> float:
-        """The books of a call that did not end well (the caller counts how)."""
-        elapsed = perf_counter() - started
-        stats.total_seconds += elapsed
-        stats.max_seconds = max(stats.max_seconds, elapsed)
-        stats.durations[_bucket(DURATION_BUCKETS, elapsed)] += 1
-        return elapsed
-
     def _failed_call(
         self, slot: str, stats: HookStats, started: float, exc: BaseException
     ) -> HookOutcome:
-        self._timed(stats, started)
+        stats.finished(started)
         self._failed(slot, stats, exc)
         return FAILED
 
@@ -378,47 +308,9 @@ class CalloutDispatcher(HookBooks):
     def _caller(self, slot: str) -> Caller:
         hook = self._hooks[slot]
         if is_async(hook):
-            return self._async_caller(slot, hook)
+            return AsyncHookCall(slot, hook, self._stats[slot],
+                                 self._policies[slot].deadline, self)
         return functools.partial(self._call_plain, slot, hook)
-
-    def _async_caller(self, slot: str, hook: Any) -> Caller:
-        """The call of an async hook, for every hook of every packet: its books are
-        bound in, and the common path (the hook finishes without waiting: no timer,
-        no task, no coroutine of ours) is kept short; _finish takes a hook that waits."""
-        stats = self._stats[slot]
-        deadline = self._policies[slot].deadline
-        returning = slot in _RETURNING
-        books = self
-
-        def call(event: Any) -> HookOutcome | Awaitable[HookOutcome]:
-            stats.calls += 1
-            started = perf_counter()
-            try:
-                coroutine = hook(event)
-                if returning:
-                    try:
-                        pending = coroutine.send(None)  # its first step, inline
-                    except StopIteration as done:
-                        value = done.value
-                    else:
-                        return books._finish(slot, stats, started, coroutine, pending, deadline)
-                else:
-                    # What it returns is ignored: next() with a default steps it as
-                    # send(None) does, without the StopIteration that send() raises
-                    # at the end (CPython makes none when it returns None).
-                    pending = next(coroutine.__await__(), _FINISHED)
-                    if pending is not _FINISHED:
-                        return books._finish(slot, stats, started, coroutine, pending, deadline)
-                    value = None
-            except TimeoutError:
-                return books._timed_out(slot, stats, started)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # a hook's sys.exit() must not stop the server
-                return books._failed_call(slot, stats, started, exc)
-            return books._ok(slot, stats, started, value)
-
-        return call
 
     async def _finish(self, slot: str, stats: HookStats, started: float, coroutine: Any,
                       pending: Any, deadline: float) -> HookOutcome:

@@ -45,16 +45,8 @@ from typing import Any
 from dhcpd.logsetup import current_logging, get_logger
 
 from .api import ControlCode, ControlEvent
-from .dispatcher import (
-    SKIPPED,
-    Caller,
-    CallStatus,
-    HookBooks,
-    HookOutcome,
-    HookPolicy,
-    HookStats,
-    RemoteHookError,
-)
+from .calling import SKIPPED, CallStatus, HookOutcome, HookStats
+from .dispatcher import Caller, HookBooks, HookPolicy, RemoteHookError
 from .worker import HEADER, MAX_FRAME, encode
 
 log = get_logger("dhcpd.hooks")
@@ -315,7 +307,7 @@ class IsolatedDispatcher(HookBooks):
             return self._timed_out(slot, stats, started)
         if status == "ok":
             return self._ok(slot, stats, started, value)
-        self._timed(stats, started)
+        stats.finished(started)
         if status == "garbage":
             stats.failures += 1
             log.warning("callout_returned_garbage", hook=slot, module=self.module,

@@ -23,7 +23,8 @@ from .api import (
     PacketDropEvent,
     ServerOptions,
 )
-from .dispatcher import NO_CALLOUTS, SKIPPED, Dispatcher, HookOutcome
+from .calling import SKIPPED, HookOutcome
+from .dispatcher import NO_CALLOUTS, Dispatcher
 
 ZERO = IPv4Address(0)
 

@@ -163,11 +163,11 @@ class Worker:
     def reply(self, call_id: int, slot: str, value: Any) -> tuple[Any, ...]:
         """Validate and normalise what the server will use; the rest is not sent."""
         from .api import NewPacketVerdict
-        from .dispatcher import _valid
+        from .calling import valid_return
 
         if slot not in ("new_packet", "packet_send") or value is None:
             return (call_id, "ok", None, None)
-        if not _valid(slot, value):
+        if not valid_return(slot, value):
             return (call_id, "garbage", type(value).__name__, None)
         if slot == "packet_send":
             return (call_id, "ok", bytes(value), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -11,7 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from dhcpd.hooks import HookTable, NewPacketVerdict
-from dhcpd.hooks.dispatcher import OK_NONE, CalloutDispatcher, CallStatus, HookPolicy
+from dhcpd.hooks.calling import DURATION_BUCKETS, OK_NONE, CallStatus, bucket_of
+from dhcpd.hooks.dispatcher import CalloutDispatcher, HookPolicy
 from dhcpd.scheduler import PacketScheduler
 from dhcpd.workqueue import WorkQueue
 
@@ -314,3 +316,10 @@ async def test_a_hook_bounds_a_step_of_its_own_in_a_task_of_its_own() -> None:
     d = dispatcher(HookTable(new_packet=new_packet))
     outcome = await without_task(lambda: d.call("new_packet", object()))
     assert outcome.ok and outcome.value.context == "step timed out"
+
+
+def test_each_call_is_counted_in_the_duration_bucket_bisect_would_choose() -> None:
+    # bucket_of scans from the smallest bound (nearly every call is in the first)
+    edges = [0.0, 0.00005, *DURATION_BUCKETS, 0.00099, 0.2, 4.9, 5.000001, 60.0]
+    for seconds in edges:
+        assert bucket_of(seconds) == bisect.bisect_left(DURATION_BUCKETS, seconds), seconds

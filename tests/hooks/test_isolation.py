@@ -35,7 +35,8 @@ from dhcpd.hooks import (
     PacketSendEvent,
     ServerOptions,
 )
-from dhcpd.hooks.dispatcher import CallStatus, HookPolicy
+from dhcpd.hooks.calling import CallStatus
+from dhcpd.hooks.dispatcher import HookPolicy
 from dhcpd.hooks.isolation import IsolatedDispatcher
 from dhcpd.hooks.setup import build_dispatcher
 from dhcpd.wire import MessageType

@@ -21,7 +21,7 @@ from dhcpd.hooks import (
     PacketSendEvent,
     ServerOptions,
 )
-from dhcpd.hooks.dispatcher import SKIPPED
+from dhcpd.hooks.calling import SKIPPED
 from dhcpd.hooks.session import NO_PACKET_HOOKS
 from dhcpd.wire import MessageType
 from tests.factories import request

@@ -17,7 +17,8 @@ from dhcpd.app import DhcpServer
 from dhcpd.config import load_config
 from dhcpd.hooks import HookTable
 from dhcpd.hooks.api import ControlCode
-from dhcpd.hooks.dispatcher import CalloutDispatcher, HookStats
+from dhcpd.hooks.calling import HookStats
+from dhcpd.hooks.dispatcher import CalloutDispatcher
 from dhcpd.metrics import HookMetrics, hook_families, make_registry
 from dhcpd.wire import MessageType
 from tests.control.helpers import Served, serve
