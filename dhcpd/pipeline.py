@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, PacketSendEvent
 from dhcpd.hooks.calling import OK_NONE, HookOutcome
@@ -26,6 +27,8 @@ from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
 
 log = get_logger("dhcpd")
 TYPE_NAMES = {kind: kind.name for kind in MessageType}  # Enum.name is a slow property
+# Read for every packet with a callout: a C static, not an attribute lookup on the enum.
+PROCESSED: Final = DropReason.PROCESSED
 
 
 Send = Callable[[Outgoing], bool]
@@ -98,7 +101,7 @@ class PacketPipeline:
             outcome = await self.protocol.handle(request, ctx, time.time(), hooks)
             reply = outcome.reply
             if reply is None:
-                if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
+                if outcome.drop is not None and outcome.drop is not PROCESSED:
                     called = hooks.packet_drop(outcome.drop)
                     if not isinstance(called, HookOutcome):
                         await called
@@ -122,7 +125,7 @@ class PacketPipeline:
             self._send(request, ctx, reply, (payload, omitted))
         finally:
             # Exactly once per packet that reached new_packet: free its context.
-            called = hooks.packet_drop(DropReason.PROCESSED)
+            called = hooks.packet_drop(PROCESSED)
             if not isinstance(called, HookOutcome):
                 await called
 
@@ -196,7 +199,7 @@ class PacketPipeline:
             self.stats.sent[TYPE_NAMES[reply_type] if reply_type is not None else "BOOTREPLY"] += 1
 
     def _dropped(self, outcome: Outcome, ctx: ReceiveContext) -> None:
-        if outcome.drop is not None and outcome.drop is not DropReason.PROCESSED:
+        if outcome.drop is not None and outcome.drop is not PROCESSED:
             self.drop(outcome.drop, outcome.detail, ctx)
 
     async def _drop_with_hook(

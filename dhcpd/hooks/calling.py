@@ -14,20 +14,22 @@ import enum
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from dhcpd.records import native_record
 
 from .api import NewPacketVerdict
 
-perf_counter = time.perf_counter
+# Final module constants compile to C statics, not a lookup in the module's dict per use.
+perf_counter: Final = time.perf_counter
+next_step: Final = next  # a builtin is otherwise looked up in builtins at each call
 
 # Upper bounds (seconds) of the per-hook duration histogram
 # (dhcpd_hook_duration_seconds in dhcpd/metrics.py).
-DURATION_BUCKETS: tuple[float, ...] = (
+DURATION_BUCKETS: Final[tuple[float, ...]] = (
     0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
-RETURNING = frozenset({"new_packet", "packet_send"})  # the hooks that hand back values
-_FINISHED = object()  # what next(coroutine.__await__(), _FINISHED) gives for a finished hook
+RETURNING: Final = frozenset({"new_packet", "packet_send"})  # the hooks that hand back values
+_FINISHED: Final = object()  # what next(coroutine.__await__(), _FINISHED) gives at the end
 
 
 class CallStatus(enum.Enum):
@@ -55,9 +57,9 @@ class HookOutcome:
 
 native_record(HookOutcome)
 
-SKIPPED = HookOutcome(CallStatus.SKIPPED)
-OK_NONE = HookOutcome(CallStatus.OK)
-FAILED = HookOutcome(CallStatus.FAILED)
+SKIPPED: Final = HookOutcome(CallStatus.SKIPPED)
+OK_NONE: Final = HookOutcome(CallStatus.OK)
+FAILED: Final = HookOutcome(CallStatus.FAILED)
 
 
 @dataclass
@@ -159,7 +161,7 @@ class AsyncHookCall:
             # Its first step, inline. next() with a default steps it as send(None)
             # does, without the StopIteration that send() raises at the end: a
             # caught exception would cost three times the rest of the call.
-            pending = next(coroutine.__await__(), _FINISHED)
+            pending = next_step(coroutine.__await__(), _FINISHED)
             if pending is not _FINISHED:  # it waits: on with a deadline
                 return self.books._finish(self.slot, stats, started, coroutine, pending,
                                           self.deadline)
