@@ -17,17 +17,17 @@ import os
 from setuptools import setup
 from setuptools.extension import Extension
 
-# The logic on the per-packet path (measured in bench/README.md, sessions 5 and 6). Not
-# here: the modules of fast_init records (dhcpd/records.py: fast_init needs an interpreted
-# class, and mypyc compares instances of a dataclass it does not compile natively by
-# identity; records made with native_record may be compiled), the rest of the callouts'
-# side (IsolatedDispatcher subclasses the dispatcher's books; the packet path's part of
-# it is in hooks/calling.py, hooks/events.py and hooks/session.py), and what runs once
-# per start or reload.
+# The logic and the records of the per-packet path (measured in bench/README.md, sessions 5
+# and 6; records: dhcpd/records.py). Not here: the rest of the callouts' side
+# (IsolatedDispatcher subclasses the dispatcher's books; the packet path's part of it is
+# in hooks/calling.py, hooks/events.py and hooks/session.py), exceptions (mypyc cannot
+# compile a subclass of OSError: transport/errors.py), and what runs once per start or
+# reload.
 COMPILED = [
     "dhcpd/wire/__init__.py",
     "dhcpd/wire/constants.py",
     "dhcpd/wire/errors.py",
+    "dhcpd/wire/hwaddr.py",
     "dhcpd/wire/message.py",
     "dhcpd/wire/options.py",
     "dhcpd/wire/relay.py",
@@ -36,6 +36,7 @@ COMPILED = [
     "dhcpd/protocol/decline.py",
     "dhcpd/protocol/destination.py",
     "dhcpd/protocol/discover.py",
+    "dhcpd/protocol/exchange.py",
     "dhcpd/protocol/inform.py",
     "dhcpd/protocol/reading.py",
     "dhcpd/protocol/release.py",
@@ -43,14 +44,18 @@ COMPILED = [
     "dhcpd/protocol/request.py",
     "dhcpd/protocol/selection.py",
     "dhcpd/protocol/server.py",
+    "dhcpd/protocol/types.py",
     "dhcpd/hooks/calling.py",
     "dhcpd/hooks/events.py",
+    "dhcpd/hooks/server_options.py",
     "dhcpd/hooks/session.py",
     "dhcpd/leases/allocator.py",
     "dhcpd/leases/locks.py",
     "dhcpd/leases/manager.py",
+    "dhcpd/leases/model.py",
     "dhcpd/leases/stores/sqlite.py",
     "dhcpd/leases/stores/walsync.py",
+    "dhcpd/transport/outgoing.py",
     "dhcpd/transport/udp.py",
     "dhcpd/pipeline.py",
     "dhcpd/scheduler.py",

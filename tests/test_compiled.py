@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import importlib
 import importlib.machinery
 import os
-import sys
-import types
+import pickle
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
 import dhcpd
-from dhcpd.records import fast_init
 from tests.service.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,19 +48,54 @@ def test_every_listed_module_runs_compiled() -> None:
     assert dhcpd.compiled_modules() == sorted(listed)
 
 
-def test_a_record_in_a_compiled_module_is_refused() -> None:
-    # mypyc compiles `a == b` between two instances of such a class to `a is b`
-    module = types.ModuleType("fake_compiled")
-    module.__file__ = f"/somewhere/fake_compiled{SUFFIX}"
-    sys.modules["fake_compiled"] = module
-    try:
-        record = dataclasses.dataclass(frozen=True, slots=True)(
-            type("Sample", (), {"__annotations__": {"x": "int"}, "__module__": "fake_compiled"})
-        )
-        with pytest.raises(TypeError, match=r"module that setup\.py does not compile"):
-            fast_init(record)
-    finally:
-        del sys.modules["fake_compiled"]
+def native_record_classes() -> list[tuple[Path, ast.ClassDef]]:
+    """Every class of the package finished with `native_record(Class)`."""
+    found = []
+    for path in sorted((ROOT / "dhcpd").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+        for node in tree.body:
+            if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                    and getattr(node.value.func, "id", None) == "native_record"):
+                found.append((path, classes[node.value.args[0].id]))  # type: ignore[attr-defined]
+    return found
+
+
+def test_each_native_record_takes_its_fields_in_order() -> None:
+    # Pickling and copying rebuild a record as cls(*fields); compiled, nothing else
+    # could check that the written __init__ takes exactly these.
+    records = native_record_classes()
+    assert len(records) >= 6
+    for path, cls in records:
+        fields = [node.target.id for node in cls.body  # type: ignore[union-attr]
+                  if isinstance(node, ast.AnnAssign) and not (
+                      isinstance(node.value, ast.Call)
+                      and any(k.arg == "init" for k in node.value.keywords))]
+        init = next(node for node in cls.body
+                    if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+        params = [arg.arg for arg in init.args.args[1:]]
+        assert params == fields, f"{path.name}: {cls.name}"
+
+
+def test_compiled_records_are_native_and_stay_frozen_and_picklable() -> None:
+    """The records the packet path builds are mypyc's own classes in the compiled build."""
+    from dhcpd.hooks.events import PacketDropEvent
+    from dhcpd.leases.model import Lease, LeaseState
+    from dhcpd.wire import HardwareAddress
+
+    if not dhcpd.compiled_modules():
+        skip_or_fail("no compiled modules: the build fell back to pure Python")
+    for cls in (PacketDropEvent, Lease, HardwareAddress):
+        assert "__mypyc_attrs__" in cls.__dict__, cls.__name__
+    lease = Lease(IPv4Address("192.0.2.10"), b"h\x01ab", HardwareAddress(1, b"ab"), None, 1,
+                  LeaseState.ACTIVE, 100.0, 200.0)
+    twin = Lease(IPv4Address("192.0.2.10"), b"h\x01ab", HardwareAddress(1, b"ab"), None, 1,
+                 LeaseState.ACTIVE, 100.0, 200.0)
+    assert lease == twin and lease is not twin and hash(lease) == hash(twin)
+    assert lease != dataclasses.replace(twin, expires=300.0)
+    assert pickle.loads(pickle.dumps(lease)) == lease == copy.deepcopy(lease)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lease.expires = 0.0  # type: ignore[misc]
 
 
 def checkout(tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -6,7 +6,7 @@ Re-exported by dhcpd.hooks.api, where callout modules import it from.
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from dhcpd.wire import (
     CLIENT_FQDN,
@@ -47,9 +47,10 @@ class ServerOptions:
     _packet: bytes
     _parsed: tuple[Options, int | None, dict[int, Any]]  # options, overload, decoded
 
-    def __init__(self, packet: bytes) -> None:
+    def __init__(self, packet: bytes | bytearray) -> None:
         # Made for every packet (handle_options): one slot, set through its own
-        # descriptor (this class refuses attribute assignment); no parse, no copy.
+        # descriptor (this class refuses attribute assignment); no parse, and no
+        # copy of the server's bytes (a hook's bytearray is copied).
         _set_packet(self, bytes(packet))
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -173,8 +174,9 @@ class ServerOptions:
         return f"ServerOptions({fields})"
 
 
-_set_packet = vars(ServerOptions)["_packet"].__set__
-_set_parsed = vars(ServerOptions)["_parsed"].__set__
+# Compiled (setup.py) or not, the slots' own descriptors store past __setattr__.
+_set_packet: Final = vars(ServerOptions)["_packet"].__set__
+_set_parsed: Final = vars(ServerOptions)["_parsed"].__set__
 
 SERVER_OPTION_FIELDS = (
     "message_type", "subnet_mask", "requested_address", "requested_lease_time", "overload",

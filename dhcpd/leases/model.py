@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from dhcpd.records import fast_init
+from dhcpd.records import native_record
 from dhcpd.wire import HardwareAddress
 
 INFINITE = 0xFFFFFFFF
@@ -29,8 +29,7 @@ def client_key(client_id: bytes | None, hw_address: HardwareAddress) -> ClientKe
     return b"h" + bytes((hw_address.htype,)) + hw_address.address
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Lease:
     address: IPv4Address
     client_key: ClientKey
@@ -41,6 +40,28 @@ class Lease:
     starts: float  # Unix time
     expires: float  # Unix time; for DECLINED the end of the probation
     hostname: str | None = None
+
+    def __init__(
+        self,
+        address: IPv4Address,
+        client_key: ClientKey,
+        hw_address: HardwareAddress,
+        client_id: bytes | None,
+        subnet_id: int,
+        state: LeaseState,
+        starts: float,
+        expires: float,
+        hostname: str | None = None,
+    ) -> None:
+        self.address = address  # type: ignore[misc]
+        self.client_key = client_key  # type: ignore[misc]
+        self.hw_address = hw_address  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.subnet_id = subnet_id  # type: ignore[misc]
+        self.state = state  # type: ignore[misc]
+        self.starts = starts  # type: ignore[misc]
+        self.expires = expires  # type: ignore[misc]
+        self.hostname = hostname  # type: ignore[misc]
 
     def blocks_address(self, now: float) -> bool:
         """Whether nobody else may be given this address now."""
@@ -53,8 +74,10 @@ class Lease:
         return max(0, int(self.expires - now))
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+native_record(Lease)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Client:
     """Who is asking: RFC 2131 section 4.2 identity plus what we record about it."""
 
@@ -63,14 +86,43 @@ class Client:
     client_id: bytes | None
     hostname: str | None = None
 
+    def __init__(
+        self,
+        key: ClientKey,
+        hw_address: HardwareAddress,
+        client_id: bytes | None,
+        hostname: str | None = None,
+    ) -> None:
+        self.key = key  # type: ignore[misc]
+        self.hw_address = hw_address  # type: ignore[misc]
+        self.client_id = client_id  # type: ignore[misc]
+        self.hostname = hostname  # type: ignore[misc]
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+
+native_record(Client)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Offer:
     address: IPv4Address
     client_key: ClientKey
     subnet_id: int
     expires: float
+
+    def __init__(
+        self,
+        address: IPv4Address,
+        client_key: ClientKey,
+        subnet_id: int,
+        expires: float,
+    ) -> None:
+        self.address = address  # type: ignore[misc]
+        self.client_key = client_key  # type: ignore[misc]
+        self.subnet_id = subnet_id  # type: ignore[misc]
+        self.expires = expires  # type: ignore[misc]
+
+
+native_record(Offer)
 
 
 class CommitOutcome(enum.Enum):
@@ -79,10 +131,24 @@ class CommitOutcome(enum.Enum):
     REFUSED = "refused"  # the address is not the client's to have
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CommitResult:
     outcome: CommitOutcome
     lease: Lease | None
     reason: str = ""
     proceed: bool = True  # False: the under-lock hook asked to drop the reply
+
+    def __init__(
+        self,
+        outcome: CommitOutcome,
+        lease: Lease | None,
+        reason: str = "",
+        proceed: bool = True,
+    ) -> None:
+        self.outcome = outcome  # type: ignore[misc]
+        self.lease = lease  # type: ignore[misc]
+        self.reason = reason  # type: ignore[misc]
+        self.proceed = proceed  # type: ignore[misc]
+
+
+native_record(CommitResult)

@@ -11,7 +11,7 @@ from dhcpd.hooks.api import AddressDelReason
 from dhcpd.hooks.session import NO_PACKET_HOOKS, PacketHooks
 from dhcpd.leases import Client, Lease, LeaseManager
 from dhcpd.leases.manager import LeaseHook
-from dhcpd.records import fast_init
+from dhcpd.records import native_record
 from dhcpd.wire import (
     MAX_MESSAGE_SIZE,
     MIN_MESSAGE_SIZE,
@@ -51,8 +51,7 @@ class ServerEnv:
     prober: Prober = NO_PROBER
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Exchange:
     env: ServerEnv
     request: DhcpMessage
@@ -63,6 +62,26 @@ class Exchange:
     server_id: IPv4Address
     hooks: PacketHooks = NO_PACKET_HOOKS
 
+    def __init__(
+        self,
+        env: ServerEnv,
+        request: DhcpMessage,
+        ctx: ReceiveContext,
+        now: float,
+        subnet: Subnet | None,
+        client: Client,
+        server_id: IPv4Address,
+        hooks: PacketHooks = NO_PACKET_HOOKS,
+    ) -> None:
+        self.env = env  # type: ignore[misc]
+        self.request = request  # type: ignore[misc]
+        self.ctx = ctx  # type: ignore[misc]
+        self.now = now  # type: ignore[misc]
+        self.subnet = subnet  # type: ignore[misc]
+        self.client = client  # type: ignore[misc]
+        self.server_id = server_id  # type: ignore[misc]
+        self.hooks = hooks  # type: ignore[misc]
+
     @property
     def max_size(self) -> int:
         """RFC 2132 section 9.10: the client's limit, never below 576."""
@@ -70,6 +89,9 @@ class Exchange:
             return MIN_MESSAGE_SIZE  # the common case: no decoding
         size = optional(self.request, MAX_MESSAGE_SIZE)
         return max(MIN_MESSAGE_SIZE, size or MIN_MESSAGE_SIZE)
+
+
+native_record(Exchange)
 
 
 def address_del_hook(ex: Exchange, reason: AddressDelReason) -> LeaseHook | None:

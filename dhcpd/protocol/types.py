@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from dhcpd.hooks.api import DropReason as DropReason  # re-exported for the protocol
-from dhcpd.records import fast_init
+from dhcpd.records import native_record
 from dhcpd.wire import DhcpMessage, HardwareAddress
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ReceiveContext:
     """Where a datagram came from and which of our interfaces took it."""
 
@@ -25,9 +24,27 @@ class ReceiveContext:
     source_port: int
     unicast: bool = False  # sent to our own address rather than broadcast
 
+    def __init__(
+        self,
+        interface: str,
+        ifindex: int,
+        local_address: IPv4Address,
+        source_address: IPv4Address,
+        source_port: int,
+        unicast: bool = False,
+    ) -> None:
+        self.interface = interface  # type: ignore[misc]
+        self.ifindex = ifindex  # type: ignore[misc]
+        self.local_address = local_address  # type: ignore[misc]
+        self.source_address = source_address  # type: ignore[misc]
+        self.source_port = source_port  # type: ignore[misc]
+        self.unicast = unicast  # type: ignore[misc]
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+
+native_record(ReceiveContext)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Destination:
     """Where a reply goes (RFC 2131 section 4.1)."""
 
@@ -38,18 +55,46 @@ class Destination:
     # transport must reach it at this hardware address (ARP entry or raw frame).
     hw_address: HardwareAddress | None = None
 
+    def __init__(
+        self,
+        address: IPv4Address,
+        port: int,
+        broadcast: bool = False,
+        hw_address: HardwareAddress | None = None,
+    ) -> None:
+        self.address = address  # type: ignore[misc]
+        self.port = port  # type: ignore[misc]
+        self.broadcast = broadcast  # type: ignore[misc]
+        self.hw_address = hw_address  # type: ignore[misc]
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+
+native_record(Destination)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Reply:
     message: DhcpMessage
     destination: Destination
     source_address: IPv4Address
     max_size: int
 
+    def __init__(
+        self,
+        message: DhcpMessage,
+        destination: Destination,
+        source_address: IPv4Address,
+        max_size: int,
+    ) -> None:
+        self.message = message  # type: ignore[misc]
+        self.destination = destination  # type: ignore[misc]
+        self.source_address = source_address  # type: ignore[misc]
+        self.max_size = max_size  # type: ignore[misc]
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+
+native_record(Reply)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Outcome:
     """The result of handling one packet: a reply, or the reason there is none."""
 
@@ -57,14 +102,34 @@ class Outcome:
     drop: DropReason | None = None
     detail: str = ""
 
+    def __init__(
+        self,
+        reply: Reply | None = None,
+        drop: DropReason | None = None,
+        detail: str = "",
+    ) -> None:
+        self.reply = reply  # type: ignore[misc]
+        self.drop = drop  # type: ignore[misc]
+        self.detail = detail  # type: ignore[misc]
+
     @classmethod
     def dropped(cls, reason: DropReason, detail: str) -> Outcome:
         return cls(None, reason, detail)
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+native_record(Outcome)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Received:
     data: bytes
     request: DhcpMessage | None  # None: did not parse (kept only for new_packet)
     ctx: ReceiveContext
+
+    def __init__(self, data: bytes, request: DhcpMessage | None, ctx: ReceiveContext) -> None:
+        self.data = data  # type: ignore[misc]
+        self.request = request  # type: ignore[misc]
+        self.ctx = ctx  # type: ignore[misc]
+
+
+native_record(Received)

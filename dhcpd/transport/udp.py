@@ -20,7 +20,8 @@ from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
 
 from .arp import ArpTable
-from .outgoing import Outgoing, TransportError
+from .errors import TransportError
+from .outgoing import Outgoing
 from .rawsend import RawSender
 
 log = get_logger("dhcpd.transport")

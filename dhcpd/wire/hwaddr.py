@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dhcpd.records import fast_init
+from dhcpd.records import native_record
 
 __all__ = ["HardwareAddress"]
 
@@ -16,20 +16,21 @@ _DOT_RE = re.compile(r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})+")
 _BARE_RE = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
-@fast_init  # built per packet: see dhcpd/records.py
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class HardwareAddress:
     """A link-layer address; `htype` is the ARP hardware type (1 = Ethernet)."""
 
     htype: int
     address: bytes
 
-    def __post_init__(self) -> None:
+    def __init__(self, htype: int, address: bytes) -> None:
         # RFC 2131 section 2: htype is one octet, chaddr holds at most 16 octets
-        if not 0 <= self.htype <= 255:
-            raise ValueError(f"htype {self.htype} out of range 0..255")
-        if len(self.address) > 16:
+        if not 0 <= htype <= 255:
+            raise ValueError(f"htype {htype} out of range 0..255")
+        if len(address) > 16:
             raise ValueError("hardware address longer than 16 bytes")
+        self.htype = htype  # type: ignore[misc]  # frozen: the only stores
+        self.address = address  # type: ignore[misc]
 
     def __str__(self) -> str:
         return self.address.hex(":")
@@ -54,3 +55,6 @@ class HardwareAddress:
         if len(s) % 2:
             raise ValueError(f"invalid hardware address {text!r}")
         return cls(htype, bytes.fromhex(s))
+
+
+native_record(HardwareAddress)
