@@ -25,6 +25,7 @@ from setuptools.extension import Extension
 # reload.
 COMPILED = [
     "dhcpd/wire/__init__.py",
+    "dhcpd/wire/addresses.py",
     "dhcpd/wire/constants.py",
     "dhcpd/wire/errors.py",
     "dhcpd/wire/hwaddr.py",

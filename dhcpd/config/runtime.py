@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from dhcpd.wire import HardwareAddress
+from dhcpd.wire.addresses import address_int
 
 from .models import (
     ControlSettings,
@@ -36,7 +37,7 @@ class Pool:
         return self._high - self._low + 1
 
     def __contains__(self, address: object) -> bool:
-        return isinstance(address, IPv4Address) and self._low <= int(address) <= self._high
+        return isinstance(address, IPv4Address) and self._low <= address_int(address) <= self._high
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +77,10 @@ class Subnet:
 
     def contains(self, address: IPv4Address) -> bool:
         """`address in self.network`, fast."""
-        return int(address) & self._mask == self._network
+        return address_int(address) & self._mask == self._network
 
     def pool_of(self, address: IPv4Address) -> Pool | None:
-        value = int(address)
+        value = address_int(address)
         for pool in self.pools:
             if pool._low <= value <= pool._high:
                 return pool

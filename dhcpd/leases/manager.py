@@ -19,6 +19,7 @@ from ipaddress import IPv4Address
 from dhcpd.config import Reservation, Subnet
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
+from dhcpd.wire.addresses import address_int
 
 from .allocator import PoolAllocator
 from .locks import KeyedLocks
@@ -83,7 +84,7 @@ class LeaseManager:
         self.offer_hold_time = offer_hold_time
         self.decline_probation_time = decline_probation_time
         self.hold_reclaimed_time = hold_reclaimed_time
-        self._by_address: dict[int, Lease] = {}  # keyed by int(address): cheaper to hash
+        self._by_address: dict[int, Lease] = {}  # keyed by address_int(address): cheaper to hash
         self._by_client: dict[ClientKey, Lease] = {}
         self._offers: dict[int, Offer] = {}
         self._offer_of_client: dict[ClientKey, Offer] = {}
@@ -104,7 +105,9 @@ class LeaseManager:
         self._allocators = {
             s.id: [PoolAllocator(p) for p in s.pools] for s in self._subnets.values()
         }
-        self._reserved = {int(r.address): r for s in self._subnets.values() for r in s.reservations}
+        self._reserved = {
+            address_int(r.address): r for s in self._subnets.values() for r in s.reservations
+        }
         for lease in self._by_address.values():
             self._note_reusable(lease.address)
 
@@ -136,7 +139,7 @@ class LeaseManager:
         return self._by_client.get(key)
 
     def lease_at(self, address: IPv4Address) -> Lease | None:
-        return self._by_address.get(int(address))
+        return self._by_address.get(address_int(address))
 
     def leases(self) -> list[Lease]:
         return list(self._by_address.values())
@@ -149,15 +152,15 @@ class LeaseManager:
 
     def is_free_for(self, address: IPv4Address, client: Client, now: float) -> bool:
         key = client.key
-        reservation = self._reserved.get(int(address))
+        reservation = self._reserved.get(address_int(address))
         if reservation is not None and not _reservation_matches(reservation, client):
             return False
-        record = self._by_address.get(int(address))
+        record = self._by_address.get(address_int(address))
         if record is not None and record.blocks_address(now) and (
             record.client_key != key or record.state is LeaseState.DECLINED
         ):
             return False
-        offer = self._offers.get(int(address))
+        offer = self._offers.get(address_int(address))
         return offer is None or offer.expires <= now or offer.client_key == key
 
     def usage(self, now: float) -> list[PoolUsage]:
@@ -170,7 +173,7 @@ class LeaseManager:
         for lease in self._by_address.values():
             if not lease.blocks_address(now):
                 continue
-            position = bisect.bisect_right(starts, int(lease.address)) - 1
+            position = bisect.bisect_right(starts, address_int(lease.address)) - 1
             if position < 0 or lease.address not in pools[order[position]][1]:
                 continue
             counts = declined if lease.state is LeaseState.DECLINED else active
@@ -238,23 +241,23 @@ class LeaseManager:
         return self.is_free_for(address, client, now)
 
     def _never_used(self, address: IPv4Address, now: float) -> bool:
-        if int(address) in self._by_address or int(address) in self._reserved:
+        if address_int(address) in self._by_address or address_int(address) in self._reserved:
             return False
-        offer = self._offers.get(int(address))
+        offer = self._offers.get(address_int(address))
         return offer is None or offer.expires <= now
 
     def _hold(self, key: ClientKey, subnet_id: int, address: IPv4Address, now: float) -> Offer:
         self._drop_offer_of(key)
         offer = Offer(address, key, subnet_id, now + self.offer_hold_time)
-        self._offers[int(address)] = offer
+        self._offers[address_int(address)] = offer
         self._offer_of_client[key] = offer
         return offer
 
     def _drop_offer_of(self, key: ClientKey) -> None:
         old = self._offer_of_client.pop(key, None)
-        if old is not None and self._offers.get(int(old.address)) is old:
-            del self._offers[int(old.address)]
-            if int(old.address) not in self._by_address:
+        if old is not None and self._offers.get(address_int(old.address)) is old:
+            del self._offers[address_int(old.address)]
+            if address_int(old.address) not in self._by_address:
                 self._note_reusable(old.address)
 
     def forget_offer(self, key: ClientKey) -> None:
@@ -285,10 +288,11 @@ class LeaseManager:
         under_lock: CommitHook | None = None,
     ) -> CommitResult:
         """Make `address` the client's lease and store it durably before returning."""
-        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
+        address_key = address_int(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address_key):
             if not self.may_have(client, subnet, address, now, bootp):
                 return CommitResult(CommitOutcome.REFUSED, None, "address not available")
-            existing = self._by_address.get(int(address))
+            existing = self._by_address.get(address_key)
             renewed = (
                 existing is not None and existing.client_key == client.key
                 and existing.is_active(now)
@@ -339,7 +343,7 @@ class LeaseManager:
     ) -> Lease | None:
         """RFC 2131 section 4.3.4: the address goes back, the record stays for affinity."""
         async with self._client_locks.hold(client.key):
-            lease = self._by_address.get(int(address))
+            lease = self._by_address.get(address_int(address))
             if lease is None or lease.client_key != client.key or not lease.is_active(now):
                 return None
             ended = await self._end_lease(lease, LeaseState.RELEASED, now)
@@ -352,9 +356,10 @@ class LeaseManager:
         under_lock: LeaseHook | None = None,
     ) -> Lease | None:
         """RFC 2131 section 4.3.3: the address is in use elsewhere; quarantine it."""
-        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
-            lease = self._by_address.get(int(address))
-            offer = self._offers.get(int(address))
+        address_key = address_int(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address_key):
+            lease = self._by_address.get(address_key)
+            offer = self._offers.get(address_key)
             owned = lease is not None and lease.client_key == client.key
             offered = offer is not None and offer.client_key == client.key
             if not (owned or offered):
@@ -389,8 +394,9 @@ class LeaseManager:
         is dropped. None (nothing recorded) when the address is no longer
         offered to this client or the store refused the write.
         """
-        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
-            offer = self._offers.get(int(address))
+        address_key = address_int(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address_key):
+            offer = self._offers.get(address_key)
             if offer is None or offer.client_key != client.key:
                 return None
             conflict = Lease(
@@ -408,8 +414,8 @@ class LeaseManager:
             return conflict
 
     async def _end_lease(self, lease: Lease, state: LeaseState, now: float) -> Lease | None:
-        async with self._address_locks.hold(int(lease.address)):
-            if self._by_address.get(int(lease.address)) is not lease:
+        async with self._address_locks.hold(address_int(lease.address)):
+            if self._by_address.get(address_int(lease.address)) is not lease:
                 return None  # changed meanwhile (renewed, declined): leave it be
             ended = replace(lease, state=state, expires=min(lease.expires, now))
             await self.store.write(ended, now)
@@ -423,11 +429,11 @@ class LeaseManager:
         """Expire leases past their end, end probations, forget old records and offers."""
         expired = deleted = offers_dropped = 0
         for offer in [o for o in self._offers.values() if o.expires <= now]:
-            if self._offers.get(int(offer.address)) is offer:
-                del self._offers[int(offer.address)]
+            if self._offers.get(address_int(offer.address)) is offer:
+                del self._offers[address_int(offer.address)]
             if self._offer_of_client.get(offer.client_key) is offer:
                 del self._offer_of_client[offer.client_key]
-            if int(offer.address) not in self._by_address:
+            if address_int(offer.address) not in self._by_address:
                 self._note_reusable(offer.address)
             offers_dropped += 1
         for lease in list(self._by_address.values()):
@@ -444,14 +450,14 @@ class LeaseManager:
         return ReclaimReport(expired, deleted, offers_dropped)
 
     async def _delete(self, lease: Lease) -> None:
-        async with self._address_locks.hold(int(lease.address)):
-            if self._by_address.get(int(lease.address)) is not lease:
+        async with self._address_locks.hold(address_int(lease.address)):
+            if self._by_address.get(address_int(lease.address)) is not lease:
                 return
             if self.on_delete is not None and lease.client_key != NO_OWNER:
                 # DeleteClient is about a client's record; a conflict record has none.
                 await self.on_delete(lease)
             await self.store.delete(lease.address)
-            del self._by_address[int(lease.address)]
+            del self._by_address[address_int(lease.address)]
             if self._by_client.get(lease.client_key) is lease:
                 del self._by_client[lease.client_key]
             self._note_reusable(lease.address)
@@ -475,8 +481,9 @@ class LeaseManager:
         ):
             return CommitResult(CommitOutcome.REFUSED, None,
                                 "address is the network or broadcast address")
-        async with self._client_locks.hold(client.key), self._address_locks.hold(int(address)):
-            record = self._by_address.get(int(address))
+        address_key = address_int(address)
+        async with self._client_locks.hold(client.key), self._address_locks.hold(address_key):
+            record = self._by_address.get(address_key)
             if record is not None and record.blocks_address(now):
                 return CommitResult(CommitOutcome.REFUSED, None,
                                     f"address is in use ({record.state.name.lower()})")
@@ -505,11 +512,11 @@ class LeaseManager:
         so there is one place where a record is deleted.
         """
         for _ in range(3):  # the record may be replaced while we wait for its lock
-            lease = self._by_address.get(int(address))
+            lease = self._by_address.get(address_int(address))
             if lease is None:
                 return None
             await self._delete(lease)
-            if int(address) not in self._by_address:
+            if address_int(address) not in self._by_address:
                 log.info("lease_deleted", address=str(address), client=str(lease.hw_address))
                 return lease
         return None
@@ -519,11 +526,11 @@ class LeaseManager:
     # --- index upkeep ---------------------------------------------------------
 
     def _index(self, lease: Lease) -> None:
-        old = self._by_address.get(int(lease.address))
+        old = self._by_address.get(address_int(lease.address))
         if old is not None and old.client_key != lease.client_key and \
                 self._by_client.get(old.client_key) is old:
             del self._by_client[old.client_key]
-        self._by_address[int(lease.address)] = lease
+        self._by_address[address_int(lease.address)] = lease
         if lease.state is LeaseState.DECLINED:
             # No affinity to a declined address: its client is not steered back.
             current = self._by_client.get(lease.client_key)

@@ -6,6 +6,7 @@ import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from .addresses import address_int, address_of
 from .constants import (
     BOOTP_MIN_PACKET,
     BOOTREPLY,
@@ -48,7 +49,7 @@ _ZERO_CHADDR = bytes(16)
 
 def _ip(value: int) -> IPv4Address:
     # most header addresses of requests are 0.0.0.0: share one object
-    return _ZERO_IP if value == 0 else IPv4Address(value)
+    return _ZERO_IP if value == 0 else address_of(value)
 
 
 def _scan(buf: bytes, pos: int, end: int, out: dict[int, bytes]) -> None:
@@ -291,7 +292,8 @@ class DhcpMessage:
 
         header = _HEADER.pack(
             self.op, self.htype, self.hlen, self.hops, self.xid, self.secs, self.flags,
-            int(self.ciaddr), int(self.yiaddr), int(self.siaddr), int(self.giaddr),
+            address_int(self.ciaddr), address_int(self.yiaddr), address_int(self.siaddr),
+            address_int(self.giaddr),
             chaddr, sname, file,
         )  # fmt: skip
         out = b"".join((header, MAGIC_COOKIE, body, b"\xff"))

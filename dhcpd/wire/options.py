@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, ClassVar, Generic, TypeVar
 
+from .addresses import address_int, address_of
 from .constants import MIN_MESSAGE_SIZE, MessageType, OptionCode
 from .errors import InvalidOption, MalformedPacket
 from .relay import RelayAgentInfo, decode_relay_agent_info, encode_relay_agent_info
@@ -103,7 +104,7 @@ class OptionDef(ABC, Generic[T]):
 def _packed(address: IPv4Address) -> bytes:
     # IPv4Address(IPv4Address) re-parses the string form (~5 µs): avoid it when possible
     if type(address) is IPv4Address:
-        return address.packed
+        return address_int(address).to_bytes(4, "big")
     return IPv4Address(address).packed
 
 
@@ -115,7 +116,7 @@ class AddressOption(OptionDef[IPv4Address]):
     def decode(self, data: bytes) -> IPv4Address:
         if len(data) != 4:
             raise self._invalid(f"expected 4 bytes, got {len(data)}")
-        return IPv4Address(data)
+        return address_of(int.from_bytes(data, "big"))
 
     def encode(self, value: IPv4Address) -> bytes:
         return _packed(value)

@@ -26,6 +26,7 @@ from typing import Literal
 from dhcpd.errors import LeaseStoreError
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import HardwareAddress
+from dhcpd.wire.addresses import address_int
 
 from ..model import Lease, LeaseState
 from .base import LeaseStore
@@ -75,9 +76,9 @@ COLUMNS = "address, client_key, htype, hw_address, client_id, subnet_id, state, 
 
 def _row(lease: Lease, now: float) -> tuple[object, ...]:
     return (
-        int(lease.address), lease.client_key, lease.hw_address.htype, lease.hw_address.address,
-        lease.client_id, lease.subnet_id, int(lease.state), lease.starts, lease.expires,
-        lease.hostname, now,
+        address_int(lease.address), lease.client_key, lease.hw_address.htype,
+        lease.hw_address.address, lease.client_id, lease.subnet_id, int(lease.state),
+        lease.starts, lease.expires, lease.hostname, now,
     )
 
 
@@ -201,7 +202,7 @@ class SqliteLeaseStore(LeaseStore):
     async def get(self, address: IPv4Address) -> Lease | None:
         assert self._reader is not None
         row = self._reader.execute(
-            f"SELECT {COLUMNS} FROM leases WHERE address = ?", (int(address),)
+            f"SELECT {COLUMNS} FROM leases WHERE address = ?", (address_int(address),)
         ).fetchone()
         return _lease(row) if row else None
 
@@ -351,6 +352,6 @@ class SqliteLeaseStore(LeaseStore):
                 cursor = conn.execute(UPSERT, _row(job.lease, job.now))
                 results.append(cursor.rowcount == 1)
             else:
-                conn.execute("DELETE FROM leases WHERE address = ?", (int(job.address),))
+                conn.execute("DELETE FROM leases WHERE address = ?", (address_int(job.address),))
                 results.append(True)
         return results
