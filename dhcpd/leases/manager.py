@@ -272,7 +272,7 @@ class LeaseManager:
         """Whether `client` may be given `address` in `subnet` right now."""
         reservation = self.reservation_for(subnet, client)
         if reservation is not None and self.is_free_for(reservation.address, client, now):
-            return address == reservation.address
+            return address_int(address) == address_int(reservation.address)
         # No reservation, or its address is held by someone else: the pools
         # serve this client, as _choose offered.
         return self._assignable(subnet, address, client, now, bootp)
@@ -308,7 +308,8 @@ class LeaseManager:
             if not await self._store_held(lease, now):
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
             proceed = await under_lock(lease, renewed) if under_lock is not None else True
-        if previous is not None and previous.address != address and previous.is_active(now):
+        if previous is not None and previous.is_active(now) and \
+                address_int(previous.address) != address_int(address):
             # The client moved to a new address: its old one goes back to the pool.
             await self._end_lease(previous, LeaseState.RELEASED, now)
         outcome = CommitOutcome.RENEWED if renewed else CommitOutcome.NEW
@@ -499,7 +500,8 @@ class LeaseManager:
             previous = self._by_client.get(client.key)
             if not await self._store_held(lease, now):
                 return CommitResult(CommitOutcome.REFUSED, None, "address held in the store")
-        if previous is not None and previous.address != address and previous.is_active(now):
+        if previous is not None and previous.is_active(now) and \
+                address_int(previous.address) != address_int(address):
             await self._end_lease(previous, LeaseState.RELEASED, now)
         log.info("lease_added", address=str(address), client=str(client.hw_address),
                  lease_time=lease_time)
@@ -534,12 +536,12 @@ class LeaseManager:
         if lease.state is LeaseState.DECLINED:
             # No affinity to a declined address: its client is not steered back.
             current = self._by_client.get(lease.client_key)
-            if current is not None and current.address == lease.address:
+            if current is not None and address_int(current.address) == address_int(lease.address):
                 del self._by_client[lease.client_key]
         elif lease.client_key:
             current = self._by_client.get(lease.client_key)
             # Keep the client's best record: an active lease beats an ended one.
-            if current is None or current.address == lease.address or \
+            if current is None or address_int(current.address) == address_int(lease.address) or \
                     lease.state is LeaseState.ACTIVE or current.state is not LeaseState.ACTIVE:
                 self._by_client[lease.client_key] = lease
 

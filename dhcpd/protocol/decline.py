@@ -5,6 +5,7 @@ from __future__ import annotations
 from dhcpd.hooks.api import AddressDelReason
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID
+from dhcpd.wire.addresses import address_int
 
 from .exchange import Exchange, address_del_hook
 from .reading import optional
@@ -15,7 +16,7 @@ log = get_logger("dhcpd.protocol")
 
 async def handle_decline(ex: Exchange) -> Outcome:
     server_id = optional(ex.request, SERVER_ID)
-    if server_id is not None and server_id != ex.server_id:
+    if server_id is not None and address_int(server_id) != address_int(ex.server_id):
         return Outcome.dropped(DropReason.WRONG_SERVER, f"DECLINE for server {server_id}")
     address = optional(ex.request, REQUESTED_ADDRESS)
     if address is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from dhcpd.wire import DhcpMessage, MessageType
+from dhcpd.wire.addresses import address_int
 
 from .types import Destination
 
-ZERO = IPv4Address(0)
 BROADCAST = IPv4Address("255.255.255.255")
 ETHERNET = 1
 
@@ -22,16 +22,16 @@ def reply_destination(
 ) -> Destination:
     """RFC 2131 section 4.1, 'the server ... sends any return messages to':"""
     # Relayed: back to the relay agent on the server port (the relay forwards it).
-    if request.giaddr != ZERO:
+    if address_int(request.giaddr) != 0:
         return Destination(request.giaddr, server_port)
     # A DHCPNAK to a directly attached client is always broadcast.
     if reply_type is MessageType.NAK:
         return Destination(BROADCAST, client_port, broadcast=True)
     # A client that has an address (RENEWING, REBINDING, INFORM) gets it there.
-    if request.ciaddr != ZERO:
+    if address_int(request.ciaddr) != 0:
         return Destination(request.ciaddr, client_port)
     # The client cannot receive unicast before it is configured: it said so.
-    if request.broadcast_flag or yiaddr == ZERO:
+    if request.broadcast_flag or address_int(yiaddr) == 0:
         return Destination(BROADCAST, client_port, broadcast=True)
     # Otherwise unicast to yiaddr at chaddr, which needs the link-layer address.
     if request.htype == ETHERNET and request.hlen == 6:

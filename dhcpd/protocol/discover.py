@@ -10,6 +10,7 @@ from dhcpd.leases import CommitOutcome, Lease, Offer
 from dhcpd.leases.manager import LeaseHook
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import RAPID_COMMIT, REQUESTED_ADDRESS, MessageType, OptionCode
+from dhcpd.wire.addresses import address_int
 
 from .exchange import Exchange, address_del_hook
 from .reading import optional
@@ -113,9 +114,9 @@ def _known_to_client(
     not pinged), its active lease (it is using it), and its previous lease when it
     asks for it again (option 50)."""
     reservation = ex.env.leases.reservation_for(subnet, ex.client)
-    if reservation is not None and reservation.address == address:
+    if reservation is not None and address_int(reservation.address) == address_int(address):
         return True
     lease = ex.env.leases.lease_of_client(ex.client.key)
-    if lease is None or lease.address != address:
+    if lease is None or address_int(lease.address) != address_int(address):
         return False
     return lease.is_active(ex.now) or requested == address

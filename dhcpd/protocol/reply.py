@@ -24,6 +24,7 @@ from dhcpd.wire import (
     OptionCode,
     Options,
 )
+from dhcpd.wire.addresses import address_int
 
 from .destination import reply_destination
 from .exchange import Exchange
@@ -158,7 +159,7 @@ def build_nak(ex: Exchange, reason: str) -> Reply:
     message.options.set(SERVER_ID, ex.server_id)
     message.options.set(MESSAGE, reason)
     _echo_relay_info(ex, message.options)
-    if ex.request.giaddr != ZERO:
+    if address_int(ex.request.giaddr) != 0:
         # RFC 2131 section 4.3.2: the relay must broadcast the NAK to the client.
         message.flags |= 0x8000
     return _addressed(ex, message, MessageType.NAK, ZERO)

@@ -10,6 +10,7 @@ from dhcpd.leases import CommitOutcome, Lease
 from dhcpd.leases.manager import CommitHook
 from dhcpd.logsetup import get_logger
 from dhcpd.wire import REQUESTED_ADDRESS, SERVER_ID, MessageType
+from dhcpd.wire.addresses import address_int
 
 from .exchange import Exchange
 from .reading import optional
@@ -17,7 +18,6 @@ from .reply import build_nak, build_reply, lease_time_for
 from .types import DropReason, Outcome
 
 log = get_logger("dhcpd.protocol")
-ZERO = IPv4Address(0)
 
 
 async def handle_request(ex: Exchange) -> Outcome:
@@ -25,9 +25,9 @@ async def handle_request(ex: Exchange) -> Outcome:
     requested = optional(ex.request, REQUESTED_ADDRESS)
     if server_id is not None:
         return await _selecting(ex, server_id, requested)
-    if requested is not None and ex.request.ciaddr == ZERO:
+    if requested is not None and address_int(ex.request.ciaddr) == 0:
         return await _init_reboot(ex, requested)
-    if ex.request.ciaddr != ZERO:
+    if address_int(ex.request.ciaddr) != 0:
         return await _renewing_or_rebinding(ex)
     return Outcome.dropped(DropReason.INVALID, "REQUEST without server id, address or ciaddr")
 
@@ -35,11 +35,11 @@ async def handle_request(ex: Exchange) -> Outcome:
 async def _selecting(ex: Exchange, server_id: IPv4Address, requested: IPv4Address | None
                      ) -> Outcome:
     """The client chose an offer; if not ours, forget ours and stay silent."""
-    if server_id != ex.server_id:
+    if address_int(server_id) != address_int(ex.server_id):
         ex.env.leases.forget_offer(ex.client.key)
         return Outcome.dropped(DropReason.WRONG_SERVER, f"client chose server {server_id}")
     address = requested if requested is not None else ex.request.ciaddr
-    if address == ZERO:
+    if address_int(address) == 0:
         return Outcome.dropped(DropReason.INVALID, "SELECTING REQUEST without option 50")
     return await _commit(ex, address, "selecting")
 
@@ -53,7 +53,8 @@ async def _init_reboot(ex: Exchange, requested: IPv4Address) -> Outcome:
             return await _nak(ex, requested, "address is not on this network")
         return Outcome.dropped(DropReason.NO_SUBNETS, "INIT-REBOOT on a network we do not serve")
     lease = ex.env.leases.lease_of_client(ex.client.key)
-    if lease is None or lease.address != requested or not lease.is_active(ex.now):
+    if lease is None or address_int(lease.address) != address_int(requested) or \
+            not lease.is_active(ex.now):
         if authoritative:
             return await _nak(ex, requested, "no binding for this address")
         return Outcome.dropped(DropReason.UNAUTH, "unknown binding and not authoritative")

@@ -7,10 +7,9 @@ from ipaddress import IPv4Address
 
 from dhcpd.config import Subnet
 from dhcpd.wire import RELAY_AGENT_INFO, SUBNET_SELECTION, DhcpMessage, MalformedPacket
+from dhcpd.wire.addresses import address_int
 
 from .types import ReceiveContext
-
-ZERO = IPv4Address(0)
 
 
 def subnet_containing(subnets: Sequence[Subnet], address: IPv4Address) -> Subnet | None:
@@ -41,14 +40,14 @@ def select_subnet(
         selected = None
     if selected is not None:
         return subnet_containing(subnets, selected)
-    if request.giaddr != ZERO:
+    if address_int(request.giaddr) != 0:
         found = subnet_containing(subnets, request.giaddr)
         if found is not None:
             return found
         return next((s for s in subnets if request.giaddr in s.relay_addresses), None)
     # A client with an address (unicast RENEWING, INFORM) may sit behind a
     # relay although this packet came straight to us: its address decides.
-    if request.ciaddr != ZERO:
+    if address_int(request.ciaddr) != 0:
         found = subnet_containing(subnets, request.ciaddr)
         if found is not None:
             return found
