@@ -121,7 +121,13 @@ def valid_return(slot: str, value: Any) -> bool:
     return True  # the other hooks only observe: what they return is ignored
 
 
-class Books(Protocol):
+class GarbageBooks(Protocol):
+    """Where a hook that handed back something invalid is logged and counted."""
+
+    def _returned_garbage(self, slot: str, stats: HookStats, value: Any) -> HookOutcome: ...
+
+
+class Books(GarbageBooks, Protocol):
     """The dispatcher's side of a call that did not simply end well."""
 
     def _finish(self, slot: str, stats: HookStats, started: float, coroutine: Any,
@@ -132,7 +138,16 @@ class Books(Protocol):
     def _failed_call(self, slot: str, stats: HookStats, started: float,
                      exc: BaseException) -> HookOutcome: ...
 
-    def _returned_garbage(self, slot: str, stats: HookStats, value: Any) -> HookOutcome: ...
+
+def ended_well(books: GarbageBooks, slot: str, stats: HookStats, started: float,
+               value: Any) -> HookOutcome:
+    """The books of a call that ended without raising or timing out, and its outcome:
+    what a returning hook handed back is checked before anyone uses it."""
+    stats.finished(started)
+    if value is not None and slot in RETURNING and not valid_return(slot, value):
+        return books._returned_garbage(slot, stats, value)
+    stats.consecutive_problems = 0
+    return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
 
 
 class AsyncHookCall:
@@ -171,15 +186,10 @@ class AsyncHookCall:
             raise
         except BaseException as exc:  # a hook's sys.exit() must not stop the server
             return self.books._failed_call(self.slot, stats, started, exc)
-        stats.finished(started)
-        if not self.returning:  # what it returned is ignored
-            stats.consecutive_problems = 0
-            return OK_NONE
-        value, self.returned = self.returned, None
-        if not valid_return(self.slot, value):
-            return self.books._returned_garbage(self.slot, stats, value)
-        stats.consecutive_problems = 0
-        return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
+        value: Any = None  # what a hook that returns nothing of use returned is ignored
+        if self.returning:
+            value, self.returned = self.returned, None
+        return ended_well(self.books, self.slot, stats, started, value)
 
     async def _returning(self, coroutine: Any) -> Any:
         """The hook's coroutine, with what it returns also left in self.returned.

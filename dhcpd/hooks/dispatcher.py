@@ -26,14 +26,12 @@ from dhcpd.logsetup import get_logger
 from .api import HOOK_NAMES, HookTable
 from .calling import (
     FAILED,
-    OK_NONE,
-    RETURNING,
     SKIPPED,
     AsyncHookCall,
     CallStatus,
     HookOutcome,
     HookStats,
-    valid_return,
+    ended_well,
 )
 
 log = get_logger("dhcpd.hooks")
@@ -211,11 +209,7 @@ class HookBooks:
     # --- outcomes ------------------------------------------------------------------
 
     def _ok(self, slot: str, stats: HookStats, started: float, value: Any) -> HookOutcome:
-        stats.finished(started)
-        if slot in RETURNING and not valid_return(slot, value):
-            return self._returned_garbage(slot, stats, value)
-        stats.consecutive_problems = 0
-        return OK_NONE if value is None else HookOutcome(CallStatus.OK, value)
+        return ended_well(self, slot, stats, started, value)
 
     def _returned_garbage(self, slot: str, stats: HookStats, value: Any) -> HookOutcome:
         stats.failures += 1
