@@ -46,6 +46,7 @@ COMPILED = [
     "dhcpd/protocol/selection.py",
     "dhcpd/protocol/server.py",
     "dhcpd/protocol/types.py",
+    "dhcpd/config/runtime.py",
     "dhcpd/hooks/calling.py",
     "dhcpd/hooks/events.py",
     "dhcpd/hooks/server_options.py",

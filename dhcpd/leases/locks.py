@@ -1,8 +1,15 @@
-"""Per-key asyncio locks that exist only while someone holds or waits for them."""
+"""Per-key asyncio locks that exist only while someone holds or waits for them.
+
+The lock is our own rather than asyncio.Lock: the same semantics (FIFO
+waiters, a cancelled waiter passes its turn on), but compiled (setup.py), so
+taking a free lock is a few field reads instead of an interpreted coroutine
+(three locks per DORA; asyncio.Lock's acquire and release cost ~2 µs a pair).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Hashable
 from types import TracebackType
 
@@ -10,11 +17,46 @@ SPARE_ENTRIES = 256
 
 
 class _Entry:
-    __slots__ = ("lock", "users")
+    """One key's lock: `locked`, and the futures of the tasks waiting for it."""
+
+    __slots__ = ("locked", "users", "waiters")
 
     def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.users = 0
+        self.locked = False
+        self.users = 0  # holders and waiters: the entry goes when the last one leaves
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def wait_for_turn(self) -> None:
+        """Take the lock when it is held or others wait for it (free and unqueued,
+        the caller takes it without a coroutine). A newcomer never overtakes a
+        waiter: asyncio.Lock lets it when every waiter is cancelled, but then the
+        first of those passes the turn on (below), so nobody is stranded either way."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            try:
+                await waiter
+            finally:
+                self.waiters.remove(waiter)
+        except asyncio.CancelledError:
+            # Woken and cancelled before running, or cancelled while the lock is
+            # free: the next waiter must not wait for a wake-up that went here.
+            if not self.locked:
+                self._wake_first()
+            raise
+        self.locked = True
+
+    def release(self) -> None:
+        if not self.locked:
+            raise RuntimeError("Lock is not acquired.")
+        self.locked = False
+        self._wake_first()
+
+    def _wake_first(self) -> None:
+        if self.waiters:
+            first = self.waiters[0]
+            if not first.done():
+                first.set_result(None)
 
 
 class _Holding:
@@ -31,13 +73,15 @@ class _Holding:
         entries = owner._entries
         entry = entries.get(self._key)
         if entry is None:
-            # A free entry's lock is unlocked with no waiters: reuse it (an
-            # asyncio.Lock costs ~1 µs to make, three times per DORA).
+            # A free entry is unlocked with no waiters: reuse it.
             spare = owner._spare
             entry = entries[self._key] = spare.pop() if spare else _Entry()
         entry.users += 1
+        if not entry.locked and not entry.waiters:  # the common case, without a coroutine
+            entry.locked = True
+            return
         try:
-            await entry.lock.acquire()
+            await entry.wait_for_turn()
         except BaseException:
             self._release_user(entry)
             raise
@@ -49,7 +93,7 @@ class _Holding:
         tb: TracebackType | None,
     ) -> None:
         entry = self._owner._entries[self._key]
-        entry.lock.release()
+        entry.release()
         self._release_user(entry)
 
     def _release_user(self, entry: _Entry) -> None:
@@ -73,7 +117,7 @@ class KeyedLocks:
 
     def is_held(self, key: Hashable) -> bool:
         entry = self._entries.get(key)
-        return entry is not None and entry.lock.locked()
+        return entry is not None and entry.locked
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -247,7 +247,11 @@ class LeaseManager:
         return offer is None or offer.expires <= now
 
     def _hold(self, key: ClientKey, subnet_id: int, address: IPv4Address, now: float) -> Offer:
-        self._drop_offer_of(key)
+        old = self._offer_of_client.get(key)
+        # The same address held again (a REQUEST for its OFFER) is not given back to
+        # the pool in between: the new offer replaces the old one below.
+        if old is not None and address_int(old.address) != address_int(address):
+            self._drop_offer_of(key)
         offer = Offer(address, key, subnet_id, now + self.offer_hold_time)
         self._offers[address_int(address)] = offer
         self._offer_of_client[key] = offer

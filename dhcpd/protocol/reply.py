@@ -24,7 +24,7 @@ from dhcpd.wire import (
     OptionCode,
     Options,
 )
-from dhcpd.wire.addresses import address_int
+from dhcpd.wire.addresses import address_bytes, address_int
 
 from .destination import reply_destination
 from .exchange import Exchange
@@ -110,7 +110,7 @@ def build_reply(
     chosen: dict[int, bytes] = {}
     if reply_type is not None:
         chosen[MESSAGE_TYPE_CODE] = _TYPE_BYTES[reply_type]
-        chosen[SERVER_ID_CODE] = ex.server_id.packed
+        chosen[SERVER_ID_CODE] = address_bytes(ex.server_id)
     configured = configured_options(ex, subnet, reservation)
     values = configured.values
     # RFC 2132 section 9.8: the options the client asked for, in its order

@@ -20,6 +20,11 @@ def address_int(address: IPv4Address) -> int:
     return value
 
 
+def address_bytes(address: IPv4Address) -> bytes:
+    """address.packed."""
+    return address_int(address).to_bytes(4, "big")
+
+
 def address_of(value: int) -> IPv4Address:
     """IPv4Address(value), for 0 <= value < 2**32: not checked, so only for values
     that cannot be out of range (four bytes of a packet, an address's own int)."""

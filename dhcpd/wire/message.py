@@ -218,7 +218,7 @@ class DhcpMessage:
                 found.pop(_OPT_OVERLOAD, None)
         # else: 236..239 bytes is a BOOTP packet without a vendor area: no options
 
-        return cls(
+        return DhcpMessage(
             op, htype, hlen, hops, xid, secs, flags,
             _ip(ciaddr), _ip(yiaddr), _ip(siaddr), _ip(giaddr),
             chaddr, sname, file, Options._adopt(found), overload,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .addresses import address_int, address_of
+from .addresses import address_bytes, address_of
 from .constants import MIN_MESSAGE_SIZE, MessageType, OptionCode
 from .errors import InvalidOption, MalformedPacket
 from .relay import RelayAgentInfo, decode_relay_agent_info, encode_relay_agent_info
@@ -104,7 +104,7 @@ class OptionDef(ABC, Generic[T]):
 def _packed(address: IPv4Address) -> bytes:
     # IPv4Address(IPv4Address) re-parses the string form (~5 µs): avoid it when possible
     if type(address) is IPv4Address:
-        return address_int(address).to_bytes(4, "big")
+        return address_bytes(address)
     return IPv4Address(address).packed
 
 

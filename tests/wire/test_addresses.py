@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 from ipaddress import IPv4Address, IPv4Network
 
-from dhcpd.wire.addresses import address_int, address_of
+from dhcpd.wire.addresses import address_bytes, address_int, address_of
 
 EDGES = (0, 1, 0xC0000201, 0xC6336401, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF)
 
@@ -23,6 +23,11 @@ def test_address_of_builds_the_address_ipaddress_would() -> None:
 def test_address_int_is_int() -> None:
     for value in EDGES:
         assert address_int(IPv4Address(value)) == int(IPv4Address(value)) == value
+
+
+def test_address_bytes_is_packed() -> None:
+    for value in EDGES:
+        assert address_bytes(IPv4Address(value)) == IPv4Address(value).packed
 
 
 def test_built_addresses_behave_in_networks_and_ordering() -> None:
