@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 import weakref
@@ -88,11 +89,14 @@ def _add_packet_context(
 def _plain_values(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    # Addresses may be logged as objects (no str() on the hot path when the
-    # level is filtered out); written lines carry their text form.
+    # Addresses and enum members may be logged as objects (no str() or .value,
+    # both interpreted, on the hot path when the level is filtered out); written
+    # lines carry their text form and their value.
     for key, value in event_dict.items():
         if isinstance(value, IPv4Address):
             event_dict[key] = str(value)
+        elif isinstance(value, enum.Enum):
+            event_dict[key] = value.value
     return event_dict
 
 

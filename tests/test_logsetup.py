@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from dhcpd import logsetup
+from dhcpd.leases import CommitOutcome
 from dhcpd.logsetup import configure_logging, get_logger, set_packet_context
 
 
@@ -39,7 +40,7 @@ def test_a_logger_made_before_a_reconfiguration_follows_its_level(
     assert events == ["shown"]
 
 
-def test_packet_lines_carry_the_packet_and_addresses_as_text(
+def test_packet_lines_carry_the_packet_and_addresses_and_enums_as_text(
     capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     configure_logging("info", "json")
@@ -47,11 +48,13 @@ def test_packet_lines_carry_the_packet_and_addresses_as_text(
 
     def in_a_packet() -> None:
         set_packet_context(0x1234, "02:00:00:00:00:01", "veth0")
-        log.info("lease_committed", address=IPv4Address("192.0.2.10"))
+        log.info("lease_committed", address=IPv4Address("192.0.2.10"),
+                 outcome=CommitOutcome.RENEWED)
 
     contextvars.copy_context().run(in_a_packet)
     log.info("outside")  # the packet's context stayed in its own context
     first, second = lines(capsys.readouterr().err)
     assert (first["xid"], first["client"], first["interface"], first["address"]) == \
         ("0x00001234", "02:00:00:00:00:01", "veth0", "192.0.2.10")
+    assert first["outcome"] == "renewed"  # an enum member is written as its value
     assert "xid" not in second

@@ -44,7 +44,7 @@ async def handle_discover(ex: Exchange) -> Outcome:
         if not result.proceed:
             return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
         log.info("lease_committed", address=str(offer.address), rapid_commit=True,
-                 outcome=result.outcome.value)
+                 outcome=result.outcome)
         return Outcome(build_reply(
             ex, MessageType.ACK, offer.address, lease_time, reservation,
             extra=((int(OptionCode.RAPID_COMMIT), b""),),

@@ -87,7 +87,7 @@ async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
     if not result.proceed:
         return Outcome.dropped(DropReason.TIMEOUT, "address_offer callout timed out")
     log.info("lease_committed", address=address, state=state,
-             outcome=result.outcome.value, lease_time=lease_time)
+             outcome=result.outcome, lease_time=lease_time)
     reservation = leases.reservation_for(subnet, ex.client)
     return Outcome(build_reply(
         ex, MessageType.ACK, address, lease_time, reservation,

@@ -18,6 +18,7 @@ from ipaddress import IPv4Address
 
 from dhcpd.logsetup import get_logger
 from dhcpd.protocol import ReceiveContext
+from dhcpd.wire.addresses import address_bytes, address_int
 
 from .arp import ArpTable
 from .errors import TransportError
@@ -62,7 +63,9 @@ class UdpEndpoint:
         self._sockets: dict[int, socket.socket] = {}  # by ifindex; 0 = wildcard
         self._names: dict[int, str] = {}
         self._contexts: dict[tuple[bytes, tuple[str, int]], ReceiveContext] = {}
-        self._texts: dict[IPv4Address, str] = {}  # sendto wants text; str() costs ~1 µs
+        # sendto wants text; str() costs ~1 µs (keyed by the int: IPv4Address's hash is
+        # interpreted too)
+        self._texts: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.send_errors = 0
 
@@ -190,15 +193,15 @@ class UdpEndpoint:
                 return True  # (never opened with unicast_via_arp off: broadcast, below)
             # No way to reach an unconfigured client by unicast: broadcast instead.
             address = BROADCAST
-        text = self._texts.get(address)
+        text = self._texts.get(address_int(address))
         if text is None:
             if len(self._texts) >= _TEXT_CACHE_LIMIT:
                 self._texts.clear()
-            text = self._texts[address] = str(address)
+            text = self._texts[address_int(address)] = str(address)
         try:
             target = (text, out.port)
             if out.ifindex and 0 in self._sockets and sock is self._sockets[0]:
-                pktinfo = IN_PKTINFO.pack(out.ifindex, out.source.packed, bytes(4))
+                pktinfo = IN_PKTINFO.pack(out.ifindex, address_bytes(out.source), bytes(4))
                 sock.sendmsg([out.data], [(socket.IPPROTO_IP, IP_PKTINFO, pktinfo)], 0, target)
             else:
                 sock.sendto(out.data, target)
