@@ -18,11 +18,12 @@ from setuptools import setup
 from setuptools.extension import Extension
 
 # The logic and the records of the per-packet path (measured in bench/README.md, sessions 5
-# and 6; records: dhcpd/records.py). Not here: the rest of the callouts' side
-# (IsolatedDispatcher subclasses the dispatcher's books; the packet path's part of it is
-# in hooks/calling.py, hooks/events.py and hooks/session.py), exceptions (mypyc cannot
-# compile a subclass of OSError: transport/errors.py), and what runs once per start or
-# reload.
+# to 7; records: dhcpd/records.py), and config/runtime.py, whose subnets and pools every
+# packet asks for membership (built once per load, by the dataclass decorator's __init__).
+# Not here: the rest of the callouts' side (IsolatedDispatcher subclasses the dispatcher's
+# books; the packet path's part of it is in hooks/calling.py, hooks/events.py and
+# hooks/session.py), exceptions (mypyc cannot compile a subclass of OSError:
+# transport/errors.py), and what runs once per start or reload.
 COMPILED = [
     "dhcpd/wire/__init__.py",
     "dhcpd/wire/addresses.py",
@@ -51,6 +52,7 @@ COMPILED = [
     "dhcpd/hooks/events.py",
     "dhcpd/hooks/server_options.py",
     "dhcpd/hooks/session.py",
+    "dhcpd/intake.py",
     "dhcpd/leases/allocator.py",
     "dhcpd/leases/locks.py",
     "dhcpd/leases/manager.py",

@@ -1,6 +1,6 @@
 """The per-DORA cost of the callout path, in-process: no sockets, no perfdhcp.
 
-The whole packet path runs as in the daemon: DhcpServer._enqueue (parse,
+The whole packet path runs as in the daemon: PacketIntake.receive (parse,
 count, queue) -> PacketScheduler.pump -> PacketPipeline -> protocol -> lease
 manager -> store, with the UDP send replaced by a list append. For each
 repetition every mode runs once, side by side, on a fresh server and store:
@@ -92,7 +92,7 @@ async def feed(srv: DhcpServer, packets: list[bytes], ctx: ReceiveContext, batch
         while len(srv.queue) > room:  # never lose a packet to a full queue
             await asyncio.sleep(0.0005)
         for data in packets[start:start + batch]:
-            srv._enqueue(data, ctx)
+            srv.intake.receive(data, ctx)
         srv.scheduler.pump()
         await asyncio.sleep(0)
     await srv.scheduler.join()

@@ -25,12 +25,13 @@ from dhcpd.hooks.api import (
 from dhcpd.hooks.calling import HookOutcome
 from dhcpd.hooks.dispatcher import CalloutDispatcher, Dispatcher
 from dhcpd.hooks.setup import build_dispatcher
+from dhcpd.intake import PacketIntake
 from dhcpd.leases import INFINITE, Lease, LeaseManager
 from dhcpd.leases.stores import LeaseStore, MemoryLeaseStore, SqliteLeaseStore
 from dhcpd.logsetup import configure_logging, get_logger
 from dhcpd.metrics import HookMetrics, MetricsServer, make_registry
-from dhcpd.pipeline import TYPE_NAMES, PacketPipeline
-from dhcpd.protocol import DhcpProtocol, DropReason, ReceiveContext
+from dhcpd.pipeline import PacketPipeline
+from dhcpd.protocol import DhcpProtocol, DropReason
 from dhcpd.protocol.types import Received
 from dhcpd.ratelimit import TokenBucket
 from dhcpd.scheduler import PacketScheduler
@@ -38,7 +39,6 @@ from dhcpd.service import ServiceRuntime
 from dhcpd.stats import ServerStats
 from dhcpd.transport import Outgoing, UdpEndpoint
 from dhcpd.transport.icmp import IcmpProber
-from dhcpd.wire import DhcpMessage, MalformedPacket, MessageType
 from dhcpd.workqueue import WorkQueue
 
 log = get_logger("dhcpd")
@@ -111,8 +111,10 @@ class DhcpServer:
         self.scheduler = PacketScheduler(
             self.pipeline.process, server.workers, self.queue, self._failed,
         )
+        # Each datagram read: parsed, counted and queued (dhcpd/intake.py).
+        self.intake = PacketIntake(self.pipeline, self.scheduler, self._lost, self._queue_full)
         self.endpoint = UdpEndpoint(
-            server.interfaces, server.listen_address, server.port, self._enqueue,
+            server.interfaces, server.listen_address, server.port, self.intake.receive,
             use_arp=server.unicast_via_arp, batch_done=self.scheduler.pump,
         )
         self.shutdown = asyncio.Event()
@@ -341,39 +343,15 @@ class DhcpServer:
 
     # --- the packet path ----------------------------------------------------------
 
-    def _enqueue(self, data: bytes, ctx: ReceiveContext) -> None:
-        """Called by the transport for each datagram: parse, count, queue."""
-        try:
-            parsed = DhcpMessage.parse(data)
-            kind = parsed.message_type
-            request: DhcpMessage | None = parsed
-        except MalformedPacket as exc:
-            if not self.callouts.has("new_packet"):
-                self.pipeline.drop(DropReason.INVALID, f"malformed packet: {exc}", ctx)
-                return
-            request, kind = None, None  # new_packet may still replace it
-        self.stats.received[TYPE_NAMES[kind] if kind is not None else
-                            "BOOTP" if request is not None else "INVALID"] += 1
-        if self.paused and not self.callouts.active:
-            # Counted, not answered; logged at debug only (no flood while paused).
-            # With callouts, paused packets still reach new_packet (the pipeline
-            # drops them with PAUSED after it), as the callout API requires.
-            self.stats.dropped[DropReason.PAUSED] += 1
-            log.debug("packet_dropped", reason="PAUSED", interface=ctx.interface,
-                      source=str(ctx.source_address))
-            return
-        urgent = kind is not None and kind is not MessageType.DISCOVER
-        lost = self.scheduler.submit(Received(data, request, ctx), urgent)
-        if lost is not None:
-            # Counted, and logged at most every few seconds: under overload a
-            # line per packet would only add to the load. Reading goes on, so
-            # that REQUESTs still reach the queue past the waiting DISCOVERs.
-            self._lost(lost, DropReason.NOMEM)
-            now = time.monotonic()
-            if now - self._overload_logged > OVERLOAD_LOG_INTERVAL:
-                self._overload_logged = now
-                log.warning("queue_full", capacity=self.queue.capacity,
-                            expired_total=self.queue.expired)
+    def _queue_full(self) -> None:
+        """A packet was lost for want of room in the queue (already counted):
+        logged at most every few seconds, since under overload a line per packet
+        would only add to the load."""
+        now = time.monotonic()
+        if now - self._overload_logged > OVERLOAD_LOG_INTERVAL:
+            self._overload_logged = now
+            log.warning("queue_full", capacity=self.queue.capacity,
+                        expired_total=self.queue.expired)
 
     def _expired(self, item: Received) -> None:
         """A packet waited in the queue longer than max_queue_delay: dropped unprocessed."""

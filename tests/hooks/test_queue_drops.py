@@ -38,7 +38,7 @@ async def test_queue_full_and_stale_packets_are_reported_to_packet_drop() -> Non
     try:
         # Three DISCOVERs arrive in one read batch; the queue holds two.
         for n in range(3):
-            server._enqueue(request(MessageType.DISCOVER, n).encode(), context())
+            server.intake.receive(request(MessageType.DISCOVER, n).encode(), context())
         await asyncio.sleep(0.1)  # the two queued ones wait past max_queue_delay
         server.scheduler.pump()
         for _ in range(10):
@@ -60,8 +60,8 @@ async def test_a_request_evicting_a_waiting_discover_reports_the_discover() -> N
     try:
         discovers = [request(MessageType.DISCOVER, n).encode() for n in range(2)]
         for data in discovers:
-            server._enqueue(data, context())
-        server._enqueue(request(MessageType.RELEASE, 9).encode(), context())
+            server.intake.receive(data, context())
+        server.intake.receive(request(MessageType.RELEASE, 9).encode(), context())
         for _ in range(10):
             await asyncio.sleep(0)
         dropped = recorder.named("packet_drop")
@@ -85,7 +85,7 @@ async def test_a_flood_of_queue_drops_is_reported_at_the_configured_rate_the_res
     await server.store.open()
     try:
         for n in range(22):  # the queue holds 2: 20 evictions in one burst
-            server._enqueue(request(MessageType.DISCOVER, n).encode(), context())
+            server.intake.receive(request(MessageType.DISCOVER, n).encode(), context())
         for _ in range(10):
             await asyncio.sleep(0)
         reported = [e.reason for e in recorder.named("packet_drop")]
@@ -118,7 +118,7 @@ async def test_reports_waiting_for_a_slow_hook_are_bounded_the_rest_counted() ->
     await server.store.open()
     try:
         for n in range(2 + DROP_REPORTS_WAITING + 4):  # 20 evictions, well within the rate
-            server._enqueue(request(MessageType.DISCOVER, n).encode(), context())
+            server.intake.receive(request(MessageType.DISCOVER, n).encode(), context())
         await asyncio.sleep(0)
         assert len(entered) == DROP_REPORTS_WAITING
         assert server.stats.drop_reports_lost == 4
