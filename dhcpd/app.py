@@ -79,6 +79,10 @@ def make_store(config: RuntimeConfig) -> LeaseStore:
     return MemoryLeaseStore()
 
 
+def _no_endpoint_yet(out: Outgoing) -> bool:
+    raise RuntimeError("a reply before the endpoint exists")  # DhcpServer.__init__ sets it
+
+
 class DhcpServer:
     def __init__(self, config: RuntimeConfig, config_path: Path | None = None) -> None:
         self.config = config
@@ -104,7 +108,8 @@ class DhcpServer:
         # The per-hook metrics: the live dispatcher's books plus those replaced by reloads.
         self.hook_metrics = HookMetrics()
         self.leases.on_delete = self._delete_client
-        self.pipeline = PacketPipeline(self.protocol, self.stats, self._send, self.callouts)
+        self.pipeline = PacketPipeline(self.protocol, self.stats, _no_endpoint_yet,
+                                       self.callouts)
         self.queue: WorkQueue[Received] = WorkQueue(
             server.queue_size, server.max_queue_delay, on_expired=self._expired)
         # Each packet is one coroutine, at most `workers` at once, the rest queued.
@@ -117,6 +122,7 @@ class DhcpServer:
             server.interfaces, server.listen_address, server.port, self.intake.receive,
             use_arp=server.unicast_via_arp, batch_done=self.scheduler.pump,
         )
+        self.pipeline.send = self.endpoint.send  # the endpoint's own method: no hop per reply
         self.shutdown = asyncio.Event()
         self._callout_reload: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -392,9 +398,6 @@ class DhcpServer:
         self.stats.dropped[DropReason.INTERNAL_ERROR] += 1
         log.error("packet_failed", interface=item.ctx.interface,
                   exc_info=(type(exc), exc, exc.__traceback__))
-
-    def _send(self, out: Outgoing) -> bool:
-        return self.endpoint.send(out)
 
     async def _delete_client(self, lease: Lease) -> None:
         """DeleteClient, directly before a record is deleted (address lock held)."""

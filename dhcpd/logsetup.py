@@ -66,18 +66,20 @@ def get_logger(name: str) -> Logger:
 # Each packet runs in its own context (dhcpd/scheduler.py); the fields are
 # formatted only when a line is actually written.
 
-_packet: ContextVar[tuple[int, object, str] | None] = ContextVar("dhcpd_packet", default=None)
+# (xid, client, interface); the compiled pipeline sets it directly, per packet.
+PACKET_CONTEXT: ContextVar[tuple[int, object, str] | None] = ContextVar(
+    "dhcpd_packet", default=None)
 
 
 def set_packet_context(xid: int, client: object, interface: str) -> None:
     """Every log line of this packet's exchange names its xid, client and interface."""
-    _packet.set((xid, client, interface))
+    PACKET_CONTEXT.set((xid, client, interface))
 
 
 def _add_packet_context(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    packet = _packet.get()
+    packet = PACKET_CONTEXT.get()
     if packet is not None:
         xid, client, interface = packet
         event_dict.setdefault("xid", f"{xid:#010x}")

@@ -18,7 +18,7 @@ from dhcpd.hooks.api import DropReason, NewPacketEvent, NewPacketVerdict, Packet
 from dhcpd.hooks.calling import OK_NONE, HookOutcome
 from dhcpd.hooks.dispatcher import Dispatcher
 from dhcpd.hooks.session import PacketHooks
-from dhcpd.logsetup import get_logger, set_packet_context
+from dhcpd.logsetup import PACKET_CONTEXT, get_logger
 from dhcpd.protocol import DhcpProtocol, Outcome, ReceiveContext, Reply
 from dhcpd.protocol.types import Received
 from dhcpd.stats import ServerStats
@@ -29,6 +29,7 @@ log = get_logger("dhcpd")
 TYPE_NAMES = {kind: kind.name for kind in MessageType}  # Enum.name is a slow property
 # Read for every packet with a callout: a C static, not an attribute lookup on the enum.
 PROCESSED: Final = DropReason.PROCESSED
+_PACKET_CONTEXT: Final = PACKET_CONTEXT
 
 
 Send = Callable[[Outgoing], bool]
@@ -220,5 +221,6 @@ class PacketPipeline:
     @staticmethod
     def _bind_log_context(request: DhcpMessage, ctx: ReceiveContext) -> None:
         # Every log line of this exchange names its client, xid and interface
-        # (formatted only if a line is written).
-        set_packet_context(request.xid, request.hw_address, ctx.interface)
+        # (formatted only if a line is written; logsetup.set_packet_context's work,
+        # without an interpreted call per packet).
+        _PACKET_CONTEXT.set((request.xid, request.hw_address, ctx.interface))
