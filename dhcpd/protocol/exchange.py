@@ -96,7 +96,7 @@ native_record(Exchange)
 
 def address_del_hook(ex: Exchange, reason: AddressDelReason) -> LeaseHook | None:
     """AddressDel (DECLINE, RELEASE), run by the lease manager under its locks."""
-    if not ex.hooks.dispatcher.has("address_del"):
+    if "address_del" not in ex.hooks.callers:
         return None
 
     async def address_del(lease: Lease) -> bool:

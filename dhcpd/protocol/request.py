@@ -97,7 +97,7 @@ async def _commit(ex: Exchange, address: IPv4Address, state: str) -> Outcome:
 
 async def _nak(ex: Exchange, address: IPv4Address, reason: str) -> Outcome:
     log.info("request_nacked", address=str(address), reason=reason)
-    if ex.hooks.dispatcher.has("address_del"):
+    if "address_del" in ex.hooks.callers:
         # AddressDel NACKED, just before the NAK, under the client's lock.
         async with ex.env.leases.client_lock(ex.client.key):
             if not await ex.hooks.address_del(AddressDelReason.NACKED, address):
@@ -107,7 +107,7 @@ async def _nak(ex: Exchange, address: IPv4Address, reason: str) -> Outcome:
 
 def offer_hook(ex: Exchange, lease_time: int, bootp: bool = False) -> CommitHook | None:
     """AddressOffer, run by the lease manager with the client's locks held."""
-    if not ex.hooks.dispatcher.has("address_offer"):
+    if "address_offer" not in ex.hooks.callers:
         return None
 
     def address_offer(lease: Lease, renewed: bool) -> Awaitable[bool]:
