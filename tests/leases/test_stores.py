@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -73,6 +74,28 @@ async def test_sqlite_leases_survive_reopening(tmp_path: Path) -> None:
     loaded = sorted(await second.load(), key=lambda item: item.address)
     await second.close()
     assert loaded == [lease(n) for n in range(1, 51)]
+
+
+async def test_sqlite_stores_client_ids_as_blobs_and_absent_values_as_null(
+    tmp_path: Path,
+) -> None:
+    # The store's sqlite3 adapters for bytes and None must bind them as they are.
+    path = tmp_path / "leases.sqlite3"
+    store = SqliteLeaseStore(path)
+    await store.open()
+    with_id = dataclasses.replace(lease(7), client_id=b"\x01\x02\x00\x00\x00\x00\x07",
+                                  hostname=None)
+    await store.write(with_id, NOW)
+    await store.close()
+    with sqlite3.connect(path) as other:
+        kinds = other.execute(
+            "SELECT typeof(client_key), typeof(hw_address), typeof(client_id), "
+            "typeof(hostname), client_id FROM leases").fetchone()
+    assert kinds == ("blob", "blob", "blob", "null", b"\x01\x02\x00\x00\x00\x00\x07")
+    reopened = SqliteLeaseStore(path)
+    await reopened.open()
+    assert await reopened.load() == [with_id]
+    await reopened.close()
 
 
 async def test_sqlite_write_is_committed_when_it_returns(tmp_path: Path) -> None:
